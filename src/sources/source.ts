@@ -1,0 +1,18 @@
+// A source delivers raw bytes from the meter, exactly as they came off the wire.
+// It owns reconnecting: a missing cable or an absent bridge is a state, never an exit.
+export interface SourceEvents {
+  /** Raw bytes from the meter, in order. */
+  data(chunk: Buffer): void;
+  /** The byte stream was interrupted (port lost, connection dropped): a partial telegram must not be joined to what follows. */
+  discontinuity(): void;
+  /** The input has no more data (end of a file or stdin); live sources never end. */
+  end(): void;
+}
+
+export interface Source {
+  /** Human-readable description for the start-up summary, e.g. "serial /dev/ttyUSB0 115200 8N1". */
+  readonly description: string;
+  start(events: SourceEvents): void;
+  /** Stop reading and release the device or connection. */
+  stop(): Promise<void>;
+}
