@@ -7,6 +7,8 @@ export interface SourceEvents {
   discontinuity(): void;
   /** The input has no more data (end of a file or stdin); live sources never end. */
   end(): void;
+  /** The input cannot be read at all (a capture file that fails mid-read); live sources retry instead. */
+  failed?(err: Error): void;
 }
 
 export interface Source {

@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import * as esbuild from 'esbuild';
+import { BuildError } from './run.mjs';
+import { serialportAddonPlugin } from './serialport-addon.mjs';
+
+export const BUNDLE_NAME = 'dsmr-datalogger.cjs';
+
+/** Version from package.json and the short git commit ("unknown" outside a git checkout), baked into the bundle. */
+export function versionInfo(repoRoot) {
+  const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    // Not a git checkout (e.g. a source tarball): say so rather than fail.
+  }
+  return { version, commit };
+}
+
+/**
+ * One CommonJS file for Node >= 18 holding the program and serialport (loaded lazily by the code), everything but the
+ * native addon. Not minified: stack traces in a service's log should name real functions and lines, and the bundle is
+ * a few hundred KiB next to a ~120 MB runtime, so minifying would save nothing that matters (size or memory).
+ */
+export async function bundle({ repoRoot, entry, outFile, log }) {
+  const { version, commit } = versionInfo(repoRoot);
+  const addon = serialportAddonPlugin({ repoRoot });
+  await mkdir(dirname(outFile), { recursive: true });
+  let result;
+  try {
+    result = await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node18',
+      write: false,
+      outfile: outFile,
+      metafile: true,
+      logLevel: 'silent',
+      define: {
+        __DSMR_VERSION__: JSON.stringify(version),
+        __DSMR_COMMIT__: JSON.stringify(commit),
+        // The sources are ES modules (Deno runs them as they are); in a CommonJS bundle import.meta is empty, so
+        // point import.meta.url at the bundle file itself.
+        'import.meta.url': '__dsmr_import_meta_url',
+      },
+      banner: { js: 'const __dsmr_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+      plugins: [addon.plugin],
+    });
+  } catch (err) {
+    const messages = (err.errors ?? []).map((e) => `${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`);
+    throw new BuildError(`bundling ${relative(repoRoot, entry)} failed:\n  ${messages.join('\n  ') || err.message}`);
+  }
+  for (const w of result.warnings) log(`esbuild warning: ${w.location ? `${w.location.file}:${w.location.line}: ` : ''}${w.text}`);
+  addon.check(result.metafile);
+  const [output] = result.outputFiles;
+  // Written aside and renamed, so a process running the previous bundle never reads half a file.
+  const partial = `${outFile}.partial`;
+  await writeFile(partial, output.contents);
+  await rename(partial, outFile);
+  return { version, commit, bytes: output.contents.length };
+}

@@ -1,0 +1,45 @@
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NODE_VERSION, SEA_ADDON_ASSET } from './pins.mjs';
+import { pkgHome } from './node-runtimes.mjs';
+import { BuildError, run } from './run.mjs';
+
+// Each single executable is stock Node 24 plus a SEA blob holding exactly two things: the bundle (as the main
+// script, unchanged) and that arch's glibc serialport addon (as the asset SEA_ADDON_ASSET). Nothing is walked or
+// collected, so nothing else can get in. One pkg run per target, as each carries a different addon.
+
+const RUNNER = join(dirname(fileURLToPath(import.meta.url)), 'pkg-sea-runner.mjs');
+
+export function binaryName(arch) {
+  return `dsmr-datalogger-linux-${arch}`;
+}
+
+export async function buildBinary(target, { repoRoot, cacheDir, bundleFile, outDir, pkgNode, log }) {
+  const addon = join(repoRoot, 'node_modules', '@serialport', 'bindings-cpp', 'prebuilds', target.prebuildDir, target.addon);
+  if (!existsSync(addon)) throw new BuildError(`serialport prebuild missing: ${addon} (run npm ci)`);
+
+  const output = join(outDir, binaryName(target.arch));
+  const fromPkg = `${output}.pkg.partial`;
+  const partial = `${output}.partial`;
+  await rm(fromPkg, { force: true });
+  log(`pkg --sea node${NODE_VERSION}-linux-${target.arch}`);
+  const job = { entry: bundleFile, arch: target.arch, nodeVersion: NODE_VERSION, output: fromPkg, assets: { [SEA_ADDON_ASSET]: addon } };
+  await run(pkgNode, [RUNNER, JSON.stringify(job)], {
+    cwd: repoRoot,
+    // pkg looks for its runtimes under $HOME/.pkg-cache; HOME points at the build cache where they were verified,
+    // so pkg downloads nothing.
+    env: { ...process.env, HOME: pkgHome(cacheDir) },
+    what: `pkg for linux-${target.arch}`,
+  });
+  if (!existsSync(fromPkg)) throw new BuildError(`pkg for linux-${target.arch} produced no executable`);
+  // Copied rather than renamed: postject wrote the file in one 120 MB write, and while those page-cache pages last
+  // (until reboot) the kernel maps them in large chunks, inflating the resident size of a binary started from that
+  // very file by ~20 MB. A copy, like any install by cp/scp, is paged in normally, so measurements here are honest.
+  await copyFile(fromPkg, partial);
+  await rm(fromPkg, { force: true });
+  await chmod(partial, 0o755);
+  await rename(partial, output);
+  return output;
+}

@@ -1,0 +1,22 @@
+import type { SettingSpec } from '../config/settings.ts';
+import { SETTINGS } from '../config/settings.ts';
+
+export function helpText(): string {
+  const rows = (Object.values(SETTINGS) as SettingSpec[]).map((s) => {
+    const flag = s.flag ? `--${s.flag}` : '(no flag)';
+    return `  ${s.env}${s.aliases ? ` (or ${s.aliases.join(', ')})` : ''}\n      ${flag}: ${s.help}`;
+  });
+  return `dsmr-datalogger: reads DSMR P1 telegrams from a smart meter and forwards them to DSMR-reader servers.
+
+Usage:
+  dsmr-datalogger [--env-file PATH] [--setting value ...]   run the datalogger
+  dsmr-datalogger simulate [--help]                          a simulated DSMR 5 meter, for trying a set-up
+  dsmr-datalogger --version | --help
+
+Settings come from flags, the environment and an env file of KEY=VALUE lines (--env-file), in that order of
+precedence. DSMR-reader's own remote-datalogger names work unchanged. API keys are read from the environment or the
+env file only, never from the command line.
+
+${rows.join('\n')}
+`;
+}

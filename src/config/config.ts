@@ -1,0 +1,199 @@
+import { ConfigError } from './config-error.ts';
+import type { RawSettings, RawValue, SettingName } from './settings.ts';
+import { SETTINGS } from './settings.ts';
+import type { LogLevel } from '../log/logger.ts';
+import type { LineSettings, Parity } from '../sources/serial-settings.ts';
+import { LINE_115200_8N1, LINE_9600_7E1 } from '../sources/serial-settings.ts';
+
+export type SerialBackendChoice = 'auto' | 'native' | 'stty';
+
+export type InputConfig =
+  | { kind: 'serial'; path: string; line: LineSettings | 'auto'; backend: SerialBackendChoice }
+  | { kind: 'network'; host: string; port: number }
+  | { kind: 'file'; path: string };
+
+export interface ServerConfig {
+  /** scheme://host[:port][/prefix] as the user wrote it, for logs. */
+  host: string;
+  /** The full API endpoint telegrams are posted to. */
+  url: string;
+  key: string;
+}
+
+export interface Config {
+  input: InputConfig;
+  servers: ServerConfig[];
+  timeoutMs: number;
+  minIntervalMs: number;
+  logLevel: LogLevel;
+  crcCheck: boolean;
+  caFile?: string;
+  insecure: boolean;
+  dataDir: string;
+  statsIntervalMs: number;
+  spoolMaxBytes: number;
+  decryptionKey?: Buffer;
+}
+
+export const API_PATH = '/api/v1/datalogger/dsmrreading';
+export const DEFAULT_DATA_DIR = '/var/lib/dsmr-datalogger';
+// 3 days of DSMR 5 at one telegram a second, about 900 bytes each: 3 × 86,400 × 900 B ≈ 233 MB.
+export const DEFAULT_SPOOL_MAX_MB = 240;
+
+function fail(raw: RawValue, expected: string): never {
+  throw new ConfigError(`${raw.origin} is "${raw.value}": expected ${expected}`);
+}
+
+function missing(name: SettingName, why: string): never {
+  const spec = SETTINGS[name];
+  const flag = 'flag' in spec ? ` (or --${spec.flag})` : '';
+  throw new ConfigError(`${spec.env}${flag} is not set: ${why}`);
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on', 't', 'y']);
+const FALSE = new Set(['0', 'false', 'no', 'off', 'f', 'n']);
+
+function bool(raw: RawValue | undefined, fallback: boolean): boolean {
+  if (!raw) return fallback;
+  const v = raw.value.trim().toLowerCase();
+  if (TRUE.has(v)) return true;
+  if (FALSE.has(v)) return false;
+  return fail(raw, 'true or false');
+}
+
+function seconds(raw: RawValue | undefined, fallback: number, { min, allowZero }: { min: number; allowZero: boolean }): number {
+  if (!raw) return fallback;
+  const v = raw.value.trim();
+  const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+  if (!Number.isFinite(n) || (n === 0 ? !allowZero : n < min)) {
+    return fail(raw, allowZero ? 'a number of seconds, 0 or more, e.g. 5' : `a number of seconds of at least ${min}, e.g. 20`);
+  }
+  return n;
+}
+
+function wholeNumber(raw: RawValue, min: number, max: number, expected: string): number {
+  const v = raw.value.trim();
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n >= min && n <= max)) return fail(raw, expected);
+  return n;
+}
+
+function oneOf<T extends string>(raw: RawValue | undefined, fallback: T, allowed: Record<string, T>, expected: string): T {
+  if (!raw) return fallback;
+  const v = allowed[raw.value.trim().toLowerCase()];
+  if (v === undefined) return fail(raw, expected);
+  return v;
+}
+
+const DSMR_VERSIONS: Record<string, LineSettings | 'auto'> = {
+  auto: 'auto',
+  '2': LINE_9600_7E1,
+  '2.2': LINE_9600_7E1,
+  '3': LINE_9600_7E1,
+  '3.0': LINE_9600_7E1,
+  '4': LINE_115200_8N1,
+  '4.0': LINE_115200_8N1,
+  '4.2': LINE_115200_8N1,
+  '5': LINE_115200_8N1,
+  '5.0': LINE_115200_8N1,
+  be: LINE_115200_8N1,
+  lu: LINE_115200_8N1,
+};
+
+const STOP_BITS: Record<string, LineSettings['stopBits']> = { '1': 1, '1.5': 1.5, '2': 2 };
+
+const PARITIES: Record<string, Parity> = { n: 'none', none: 'none', e: 'even', even: 'even', o: 'odd', odd: 'odd', m: 'mark', mark: 'mark', s: 'space', space: 'space' };
+
+function serialLine(raw: RawSettings): LineSettings | 'auto' {
+  const rawVersion = raw.dsmrVersion;
+  const preset = rawVersion ? DSMR_VERSIONS[rawVersion.value.trim().toLowerCase()] : 'auto';
+  if (preset === undefined) fail(rawVersion!, 'auto, 2.2, 3, 4, 5, be (Belgium) or lu (Luxembourg)');
+  const explicit = raw.serialBaudrate || raw.serialBytesize || raw.serialParity || raw.serialStopbits || raw.serialXonxoff || raw.serialRtscts;
+  if (preset === 'auto' && !explicit) return 'auto';
+  // Settings given one by one refine the preset; with auto and explicit settings, DSMR-reader's own default is the base.
+  const base = preset === 'auto' ? LINE_115200_8N1 : preset;
+  return {
+    baudRate: raw.serialBaudrate ? wholeNumber(raw.serialBaudrate, 50, 4_000_000, 'a baud rate such as 115200 (DSMR 4/5) or 9600 (DSMR 2.2/3)') : base.baudRate,
+    dataBits: raw.serialBytesize ? (wholeNumber(raw.serialBytesize, 5, 8, '7 or 8 (data bits)') as LineSettings['dataBits']) : base.dataBits,
+    parity: oneOf(raw.serialParity, base.parity, PARITIES, 'N (none), E (even) or O (odd)'),
+    stopBits: raw.serialStopbits ? (STOP_BITS[raw.serialStopbits.value.trim()] ?? fail(raw.serialStopbits, '1, 1.5 or 2')) : base.stopBits,
+    xonxoff: bool(raw.serialXonxoff, base.xonxoff),
+    rtscts: bool(raw.serialRtscts, base.rtscts),
+  };
+}
+
+function input(raw: RawSettings): InputConfig {
+  const method = oneOf(raw.inputMethod, 'serial', { serial: 'serial', ipv4: 'network', ipv6: 'network', network: 'network', tcp: 'network', file: 'file' }, 'serial, ipv4 or file');
+  if (method === 'network') {
+    if (!raw.networkHost) missing('networkHost', 'the input method ipv4 needs the host of the P1 network bridge');
+    if (!raw.networkPort) missing('networkPort', 'the input method ipv4 needs the TCP port of the P1 network bridge');
+    const host = raw.networkHost.value.trim();
+    if (!/^[A-Za-z0-9.\-:[\]]+$/.test(host)) fail(raw.networkHost, 'a host name or IP address such as 192.168.1.20');
+    return { kind: 'network', host: host.replace(/^\[(.*)\]$/, '$1'), port: wholeNumber(raw.networkPort, 1, 65535, 'a TCP port number from 1 to 65535') };
+  }
+  if (method === 'file') {
+    if (!raw.inputFile) missing('inputFile', 'the input method file needs a capture file to replay, or - for stdin');
+    return { kind: 'file', path: raw.inputFile.value };
+  }
+  const path = raw.serialPort?.value.trim() || '/dev/ttyUSB0';
+  if (!path.startsWith('/')) fail(raw.serialPort!, 'an absolute device path such as /dev/ttyUSB0 or /dev/serial/by-id/...');
+  const backend = oneOf<SerialBackendChoice>(raw.serialBackend, 'auto', { auto: 'auto', native: 'native', stty: 'stty' }, 'auto, native or stty');
+  return { kind: 'serial', path, line: serialLine(raw), backend };
+}
+
+function servers(raw: RawSettings): ServerConfig[] {
+  if (!raw.apiHosts) missing('apiHosts', 'name at least one DSMR-reader server, e.g. http://dsmr.local');
+  if (!raw.apiKeys) missing('apiKeys', `give one API key per host in ${SETTINGS.apiHosts.env} (DSMR-reader: Configuration > API)`);
+  const hosts = splitList(raw.apiHosts.value);
+  const keys = splitList(raw.apiKeys.value);
+  if (hosts.length === 0) fail(raw.apiHosts, 'a comma-separated list of server addresses such as http://dsmr.local');
+  if (keys.length !== hosts.length) {
+    throw new ConfigError(`${raw.apiKeys.origin} has ${keys.length} key(s) but ${raw.apiHosts.origin} has ${hosts.length} host(s): give exactly one API key per host, in the same order`);
+  }
+  return hosts.map((host, i) => {
+    let url: URL;
+    try {
+      url = new URL(host);
+    } catch {
+      return fail({ value: host, origin: raw.apiHosts!.origin }, 'scheme://host[:port], e.g. http://dsmr.local or https://192.168.1.10:8443');
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username) {
+      fail({ value: host, origin: raw.apiHosts!.origin }, 'an http:// or https:// address without query, fragment or credentials');
+    }
+    // The API path is appended, as DSMR-reader's own datalogger does; a host given with the full path is taken as it is.
+    let prefix = url.pathname.replace(/\/+$/, '');
+    if (prefix.endsWith(API_PATH)) prefix = prefix.slice(0, -API_PATH.length);
+    if (!/^[\x21-\x7e]+$/.test(keys[i])) fail({ value: '(hidden)', origin: raw.apiKeys!.origin }, `key ${i + 1} without spaces or control characters`);
+    return { host: `${url.origin}${prefix}`, url: `${url.origin}${prefix}${API_PATH}`, key: keys[i] };
+  });
+}
+
+function splitList(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function decryptionKey(raw: RawValue | undefined): Buffer | undefined {
+  if (!raw) return undefined;
+  const v = raw.value.trim();
+  if (!/^[0-9a-fA-F]{32}$/.test(v)) fail({ value: '(hidden)', origin: raw.origin }, 'the 16-byte key from your grid operator as 32 hex digits');
+  return Buffer.from(v, 'hex');
+}
+
+export function parseConfig(raw: RawSettings): Config {
+  const debug = bool(raw.debugLogging, false);
+  const logLevel = oneOf<LogLevel>(raw.logLevel, debug ? 'debug' : 'info', { error: 'error', warn: 'warn', warning: 'warn', info: 'info', debug: 'debug' }, 'error, warn, info or debug');
+  return {
+    input: input(raw),
+    servers: servers(raw),
+    timeoutMs: seconds(raw.timeout, 20, { min: 0.1, allowZero: false }) * 1000,
+    minIntervalMs: seconds(raw.sleep, 0, { min: 0, allowZero: true }) * 1000,
+    logLevel,
+    crcCheck: bool(raw.crcCheck, true),
+    caFile: raw.caFile?.value,
+    insecure: bool(raw.insecure, false),
+    dataDir: raw.dataDir?.value || DEFAULT_DATA_DIR,
+    statsIntervalMs: seconds(raw.statsInterval, 600, { min: 1, allowZero: true }) * 1000,
+    spoolMaxBytes: (raw.spoolMaxMb ? wholeNumber(raw.spoolMaxMb, 1, 1_000_000, 'a whole number of megabytes, e.g. 240') : DEFAULT_SPOOL_MAX_MB) * 1024 * 1024,
+    decryptionKey: decryptionKey(raw.decryptionKey),
+  };
+}

@@ -1,0 +1,111 @@
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { ServerConfig } from '../config/config.ts';
+import type { DeliveryResult } from './classify.ts';
+import { classifyResponse } from './classify.ts';
+import { encodeFormField } from './form-encode.ts';
+
+export interface ApiClientOptions {
+  timeoutMs: number;
+  /** Extra trusted CAs (PEM), for a self-signed DSMR-reader. */
+  ca?: Buffer;
+  insecure: boolean;
+}
+
+const MAX_BODY = 4096;
+
+/** Posts telegrams to one DSMR-reader server over one kept-alive connection. */
+export class DsmrReaderApi {
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+  private readonly transport: typeof http | typeof https;
+
+  constructor(private readonly server: ServerConfig, private readonly options: ApiClientOptions) {
+    this.url = new URL(server.url);
+    const secure = this.url.protocol === 'https:';
+    this.transport = secure ? https : http;
+    // One socket: telegrams go one at a time, in meter order.
+    this.agent = secure
+      ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: trustedCertificates(options.ca), rejectUnauthorized: !options.insecure })
+      : new http.Agent({ keepAlive: true, maxSockets: 1 });
+  }
+
+  async post(telegram: Buffer): Promise<DeliveryResult> {
+    try {
+      return await this.attempt(telegram);
+    } catch (err) {
+      // The server may close an idle kept-alive connection just as we reuse it; that says nothing about the server.
+      if ((err as RequestError).reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        try {
+          return await this.attempt(telegram);
+        } catch (again) {
+          return unavailable(again);
+        }
+      }
+      return unavailable(err);
+    }
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private attempt(telegram: Buffer): Promise<DeliveryResult> {
+    const body = encodeFormField('telegram', telegram);
+    return new Promise((resolve, reject) => {
+      const req = this.transport.request(this.url, {
+        method: 'POST',
+        agent: this.agent,
+        headers: {
+          'X-AUTHKEY': this.server.key,
+          'Content-Type': 'application/x-www-form-urlencoded',
+          'Content-Length': body.length,
+        },
+      });
+      req.setTimeout(this.options.timeoutMs, () => {
+        req.destroy(Object.assign(new Error(`no answer within ${this.options.timeoutMs / 1000} s`), { code: 'ETIMEDOUT' }));
+      });
+      req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < MAX_BODY) chunks.push(chunk);
+          size += chunk.length;
+        });
+        res.on('end', () => {
+          const retryAfter = res.headers['retry-after'];
+          resolve(classifyResponse(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, this.server.host));
+        });
+        res.on('error', reject);
+      });
+      req.end(body);
+    });
+  }
+}
+
+interface RequestError extends Error {
+  reusedSocket?: boolean;
+}
+
+function unavailable(err: unknown): DeliveryResult {
+  const e = err as NodeJS.ErrnoException;
+  return { outcome: 'unavailable', reason: e.code ? `${e.code}${e.message && !e.message.includes(e.code) ? ` (${e.message})` : ''}` : e.message };
+}
+
+// Giving `ca` replaces Node's bundled roots, so keep them, and add the system's store (where a user or distribution
+// installs its CAs) and the configured CA file.
+const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
+
+function trustedCertificates(extra?: Buffer): string[] {
+  const system = SYSTEM_CA_BUNDLES.flatMap((path) => {
+    try {
+      return [readFileSync(path, 'utf8')];
+    } catch {
+      return [];
+    }
+  });
+  return [...tls.rootCertificates, ...system, ...(extra ? [extra.toString()] : [])];
+}

@@ -1,0 +1,73 @@
+// Serial backend without native code: stty configures the line, the device file is read directly (tty-reader.ts).
+// The serial source picks it automatically under Deno, where serialport's addon delivers no data, and on request on
+// Node (a platform without a prebuilt serialport addon). Linux only (`stty -F`).
+import type { Buffer } from 'node:buffer';
+import { realpath } from 'node:fs/promises';
+import type { SerialBackend, SerialConnection } from './serial-backend.ts';
+import type { SerialSettings } from './serial-settings.ts';
+import { runStty, sttyArguments } from './stty.ts';
+import { openTtyReader, type TtyReader } from './tty-reader.ts';
+
+export { runningUnderDeno } from './tty-reader.ts';
+
+export const sttyBackend: SerialBackend = async (settings: SerialSettings) => {
+  const operands = sttyArguments(settings);
+  // Open first and configure while our descriptor holds the port: a driver may reset the settings of a port
+  // nobody has open, which is what the port would be right after a lone stty process exits.
+  const reader = await openTtyReader(settings.path);
+  try {
+    await runStty(settings.path, operands.line);
+    await runStty(settings.path, operands.framing).catch(async (err: unknown) => {
+      // A pseudo-terminal (socat, ser2net-style bridges, tests) carries whole bytes with no framing on a wire;
+      // Linux may refuse cs7/parenb there, and the framing is irrelevant for it anyway.
+      if (!(await isPseudoTerminal(settings.path))) throw err;
+    });
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
+  return connectionFor(reader);
+};
+
+async function isPseudoTerminal(path: string): Promise<boolean> {
+  try {
+    return (await realpath(path)).startsWith('/dev/pts/');
+  } catch {
+    return false;
+  }
+}
+
+// The reader starts at once so a vanished device is noticed even before anyone listens; what arrives before the
+// callbacks are registered is held and handed over on registration, so no byte and no close is lost.
+function connectionFor(reader: TtyReader): SerialConnection {
+  let dataListener: ((chunk: Buffer) => void) | undefined;
+  let closeListener: ((err?: Error) => void) | undefined;
+  const heldData: Buffer[] = [];
+  let ended: { err?: Error } | undefined;
+
+  reader.start(
+    (chunk) => {
+      if (dataListener) dataListener(chunk);
+      else heldData.push(chunk);
+    },
+    (err) => {
+      ended = { err };
+      closeListener?.(err);
+    },
+  );
+
+  return {
+    onData(cb) {
+      dataListener = cb;
+      for (const chunk of heldData.splice(0)) cb(chunk);
+    },
+    onClose(cb) {
+      closeListener = cb;
+      if (ended) {
+        const { err } = ended;
+        queueMicrotask(() => cb(err));
+      }
+    },
+    close: () => reader.close(),
+  };
+}

@@ -1,0 +1,169 @@
+// Cuts a meter's byte stream into telegrams: from '/' through the line end after '!' and up to 4 hex CRC digits.
+// The bytes of a telegram are kept exactly as they arrived; nothing is decoded or normalised, because the CRC and
+// DSMR-reader both work on the raw bytes.
+
+export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
+
+export interface FramerStats {
+  /** Partial telegrams given up: cut short by a new telegram, a lost connection or the end of the input. */
+  truncated: number;
+  /** Frames that grew past the size bound without an end (noise, wrong serial settings). */
+  oversized: number;
+}
+
+const SLASH = 0x2f;
+const BANG = 0x21;
+const CR = 0x0d;
+const LF = 0x0a;
+
+const enum State {
+  /** Between telegrams: everything but '/' is noise. */
+  Idle,
+  /** Inside a telegram, before its '!'. */
+  Body,
+  /** After '!': up to 4 hex digits of CRC. */
+  Crc,
+  /** After the CR that follows the CRC: an LF may follow. */
+  Cr,
+}
+
+function isHexDigit(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
+}
+
+function isLetter(b: number): boolean {
+  return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
+}
+
+export class TelegramFramer {
+  readonly stats: FramerStats = { truncated: 0, oversized: 0 };
+  private readonly buffer: Buffer;
+  private length = 0;
+  private state = State.Idle;
+  private crcDigits = 0;
+  /** Offsets of '/' met inside the current frame: where a cut-short telegram may have been followed by a new one. */
+  private innerSlashes: number[] = [];
+
+  constructor(private readonly maxBytes = DEFAULT_MAX_TELEGRAM_BYTES) {
+    this.buffer = Buffer.alloc(maxBytes);
+  }
+
+  /** Feeds bytes in; returns the telegrams they completed, in order. */
+  push(chunk: Uint8Array): Buffer[] {
+    const out: Buffer[] = [];
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      switch (this.state) {
+        case State.Idle:
+          if (b === SLASH) this.begin(b);
+          break;
+        case State.Body:
+          if (b === SLASH) this.innerSlashes.push(this.length);
+          this.append(b);
+          if (b === BANG && this.state === State.Body) {
+            this.state = State.Crc;
+            this.crcDigits = 0;
+          }
+          break;
+        case State.Crc:
+          if (isHexDigit(b) && this.crcDigits < 4) {
+            this.crcDigits++;
+            this.append(b);
+          } else if (b === CR) {
+            this.append(b);
+            this.state = State.Cr;
+          } else if (b === LF) {
+            this.append(b);
+            out.push(this.complete());
+          } else if (this.crcDigits > 0) {
+            // No line end after the CRC: the telegram ends here and this byte belongs to what follows.
+            out.push(this.complete());
+            i--;
+          } else {
+            // '!' followed by neither a CRC nor a line end: cut short, not a CRC-less telegram.
+            this.stats.truncated++;
+            this.reset();
+            i--;
+          }
+          break;
+        case State.Cr:
+          if (b === LF) {
+            this.append(b);
+            out.push(this.complete());
+          } else {
+            out.push(this.complete());
+            i--;
+          }
+          break;
+      }
+    }
+    return out;
+  }
+
+  /** The input ended: a telegram that has its '!' is complete; anything before that is cut short. */
+  end(): Buffer[] {
+    return this.discontinuity();
+  }
+
+  /** A telegram has its '!' (and CRC) but its line end has not come (yet). */
+  get awaitingLineEnd(): boolean {
+    return this.state === State.Crc || this.state === State.Cr;
+  }
+
+  /** The line end after the CRC is overdue: the telegram is complete without it. */
+  lineEndOverdue(): Buffer[] {
+    return this.awaitingLineEnd ? [this.complete()] : [];
+  }
+
+  /** The byte stream was interrupted: never join what came before to what comes after. */
+  discontinuity(): Buffer[] {
+    if (this.state === State.Crc || this.state === State.Cr) return [this.complete()];
+    if (this.state === State.Body) this.stats.truncated++;
+    this.reset();
+    return [];
+  }
+
+  private begin(b: number): void {
+    this.state = State.Body;
+    this.length = 0;
+    this.innerSlashes = [];
+    this.append(b);
+  }
+
+  private append(b: number): void {
+    if (this.length === this.maxBytes) {
+      this.stats.oversized++;
+      this.reset();
+      return;
+    }
+    this.buffer[this.length++] = b;
+  }
+
+  private complete(): Buffer {
+    const start = this.restartOffset();
+    const telegram = Buffer.from(this.buffer.subarray(start, this.length));
+    this.reset();
+    return telegram;
+  }
+
+  // A '/' inside a frame starts a new telegram when it looks like a meter's identification line ('/' and three
+  // letters, e.g. "/ISK5", "/KFM5", "/NWA-"): the telegram before it was cut short. Other slashes are data, such as
+  // the "test-/-test" text message of an Iskra MT382, and must not split a telegram.
+  private restartOffset(): number {
+    for (let k = this.innerSlashes.length - 1; k >= 0; k--) {
+      const at = this.innerSlashes[k];
+      if (at + 3 < this.length && isLetter(this.buffer[at + 1]) && isLetter(this.buffer[at + 2]) && isLetter(this.buffer[at + 3])) {
+        this.stats.truncated++;
+        return at;
+      }
+    }
+    return 0;
+  }
+
+  private reset(): void {
+    this.state = State.Idle;
+    this.length = 0;
+    this.crcDigits = 0;
+    this.innerSlashes = [];
+  }
+}
