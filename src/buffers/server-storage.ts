@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config, ServerConfig } from '../config/config.ts';
+import { ConfigError } from '../config/config-error.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Backlog } from './outbox.ts';
-import { MemoryBacklog } from './memory-backlog.ts';
+import { DEFAULT_SPOOL_MAX_BYTES, describeSpoolEvent, Spool } from './spool.ts';
 
 /** A file-name-safe name per server that stays the same across restarts, so a backlog finds its server again. */
 export function serverId(server: ServerConfig): string {
@@ -12,7 +12,19 @@ export function serverId(server: ServerConfig): string {
   return `${readable}-${createHash('sha256').update(server.url).digest('hex').slice(0, 8)}`;
 }
 
-export async function openBacklog(config: Config, server: ServerConfig, _log: Logger): Promise<Backlog> {
-  void join(config.dataDir, 'spool', serverId(server));
-  return new MemoryBacklog();
+/** The server's durable backlog under the data directory; its disk events are logged once per state change. */
+export async function openBacklog(config: Config, server: ServerConfig, log: Logger): Promise<Spool> {
+  const dir = join(config.dataDir, 'spool', serverId(server));
+  try {
+    return await Spool.open({
+      dir,
+      maxBytes: config.spoolMaxBytes ?? DEFAULT_SPOOL_MAX_BYTES,
+      onEvent: (event) => {
+        const { level, message } = describeSpoolEvent(event);
+        log[level](`${server.host}: ${message}`);
+      },
+    });
+  } catch (err) {
+    throw new ConfigError(`DSMR_DATALOGGER_DATA_DIR: the spool ${dir} cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): expected a directory this user can write`);
+  }
 }

@@ -31,14 +31,13 @@ export interface Config {
   insecure: boolean;
   dataDir: string;
   statsIntervalMs: number;
-  spoolMaxBytes: number;
+  /** Bound of each server's spool; the spool's own default (3 days of DSMR 5) when unset. */
+  spoolMaxBytes?: number;
   decryptionKey?: Buffer;
 }
 
 export const API_PATH = '/api/v1/datalogger/dsmrreading';
 export const DEFAULT_DATA_DIR = '/var/lib/dsmr-datalogger';
-// 3 days of DSMR 5 at one telegram a second, about 900 bytes each: 3 × 86,400 × 900 B ≈ 233 MB.
-export const DEFAULT_SPOOL_MAX_MB = 240;
 
 function fail(raw: RawValue, expected: string): never {
   throw new ConfigError(`${raw.origin} is "${raw.value}": expected ${expected}`);
@@ -193,7 +192,7 @@ export function parseConfig(raw: RawSettings): Config {
     insecure: bool(raw.insecure, false),
     dataDir: raw.dataDir?.value || DEFAULT_DATA_DIR,
     statsIntervalMs: seconds(raw.statsInterval, 600, { min: 1, allowZero: true }) * 1000,
-    spoolMaxBytes: (raw.spoolMaxMb ? wholeNumber(raw.spoolMaxMb, 1, 1_000_000, 'a whole number of megabytes, e.g. 240') : DEFAULT_SPOOL_MAX_MB) * 1024 * 1024,
+    spoolMaxBytes: raw.spoolMaxMb ? wholeNumber(raw.spoolMaxMb, 1, 1_000_000, 'a whole number of megabytes, e.g. 240') * 1024 * 1024 : undefined,
     decryptionKey: decryptionKey(raw.decryptionKey),
   };
 }

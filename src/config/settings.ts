@@ -42,7 +42,7 @@ export const SETTINGS = {
   insecure: { env: `${D}INSECURE`, flag: 'insecure', boolean: true, help: 'skip HTTPS certificate checks; default false' },
   dataDir: { env: `${D}DATA_DIR`, flag: 'data-dir', help: 'where state and the spool are kept; default /var/lib/dsmr-datalogger' },
   statsInterval: { env: `${D}STATS_INTERVAL`, flag: 'stats-interval', help: 'seconds between statistics lines; 0 turns them off; default 600' },
-  spoolMaxMb: { env: `${D}SPOOL_MAX_MB`, flag: 'spool-max-mb', help: 'size bound of each server\'s spool in MB; default 240 (3 days of DSMR 5)' },
+  spoolMaxMb: { env: `${D}SPOOL_MAX_MB`, flag: 'spool-max-mb', help: 'size bound of each server\'s spool in MB; default about 225 (3 days of DSMR 5 at one telegram a second)' },
   decryptionKey: { env: `${D}DECRYPTION_KEY`, help: '32 hex digits: the key of an encrypted (Luxembourg) meter (environment or env file only)' },
 } satisfies Record<string, SettingSpec>;
 
