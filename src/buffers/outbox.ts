@@ -28,6 +28,8 @@ export interface OutboxOptions {
   /** A telegram the server refused for good, with its reason: kept for the user to inspect, never retried. */
   setAside(telegram: Buffer, reason: string): void;
   random?: () => number;
+  /** How long to wait after a failure; the defaults suit a real server. */
+  retry?: { unavailable: BackoffPolicy; refused: BackoffPolicy };
 }
 
 export interface OutboxStats {
@@ -121,7 +123,8 @@ export class Outbox {
         } else {
           this.moveMemoryToBacklog();
           this.serverFailed(result.outcome, result.reason);
-          const policy: BackoffPolicy = result.outcome === 'refused' ? REFUSED_POLICY : DELIVERY_POLICY;
+          const retry = this.options.retry ?? { unavailable: DELIVERY_POLICY, refused: REFUSED_POLICY };
+          const policy = result.outcome === 'refused' ? retry.refused : retry.unavailable;
           const delay = Math.max(backoffDelay(policy, this.attempt++, this.options.random), result.outcome === 'unavailable' ? (result.retryAfterMs ?? 0) : 0);
           await this.pause(delay);
           break;
