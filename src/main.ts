@@ -19,6 +19,18 @@ async function main(argv: string[]): Promise<number> {
       const { runSimulate } = await import('./simulate/run.ts');
       return runSimulate(rest);
     }
+    case 'detect': {
+      const { runDetect } = await import('./cli/detect.ts');
+      return runDetect(rest, process.env);
+    }
+    case 'check': {
+      const { runCheck } = await import('./cli/check.ts');
+      return runCheck(rest, process.env);
+    }
+    case 'inspect': {
+      const { runInspect } = await import('./cli/inspect.ts');
+      return runInspect(rest, process.env);
+    }
     case 'run':
       return runDatalogger(rest, process.env);
     default:

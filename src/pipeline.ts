@@ -4,6 +4,8 @@ import type { Outbox } from './buffers/outbox.ts';
 import { TelegramFramer } from './transforms/framer.ts';
 import { checkCrc, formatCrc } from './transforms/crc-check.ts';
 import { MinimumInterval } from './transforms/min-interval.ts';
+import { DecryptingInput } from './transforms/decrypting-input.ts';
+import type { AadSetting } from './transforms/decrypt.ts';
 
 const LINE_END_WAIT_MS = 200;
 
@@ -25,6 +27,8 @@ export interface PipelineOptions {
   onEnd?: () => void;
   onFailure?: (err: Error) => void;
   now?: () => number;
+  /** Key (and AAD) of an encrypted (Luxembourg) meter. Encrypted input is recognised with or without them. */
+  decryption?: { key?: Uint8Array; aad?: AadSetting };
 }
 
 /** source → framer → CRC check → minimum interval → every server's outbox. */
@@ -34,19 +38,28 @@ export class Pipeline {
   private readonly interval: MinimumInterval;
   private crcFailureAnnounced = false;
   private lineEndTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Passes plain bytes on, or decrypts an encrypted meter's frames into the telegrams the framer expects. */
+  readonly input: DecryptingInput;
 
   constructor(private readonly options: PipelineOptions) {
     this.interval = new MinimumInterval(options.minIntervalMs);
+    this.input = new DecryptingInput({ ...options.decryption, log: options.log }, {
+      bytes: (bytes) => this.accept(this.framer.push(bytes)),
+      boundary: () => this.accept(this.framer.discontinuity()),
+      // A whole encrypted frame proves the line settings even when it cannot be decrypted.
+      frame: () => this.options.onValidTelegram?.(),
+    });
   }
 
   start(): void {
     this.options.source.start({
       data: (chunk) => {
-        this.accept(this.framer.push(chunk));
+        this.input.push(chunk);
         this.watchLineEnd();
       },
       discontinuity: () => {
         clearTimeout(this.lineEndTimer);
+        this.input.discontinuity();
         this.accept(this.framer.discontinuity());
       },
       end: () => {

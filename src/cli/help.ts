@@ -11,6 +11,9 @@ export function helpText(): string {
 Usage:
   dsmr-datalogger [--env-file PATH] [--setting value ...]   run the datalogger
   dsmr-datalogger simulate [--help]                          a simulated DSMR 5 meter, for trying a set-up
+  dsmr-datalogger detect [--serial-port P | --network H:P]   find the meter: line settings, header, version, CRC, interval
+  dsmr-datalogger check [--env-file PATH] [--setting value]  validate the settings and test each server's API and key
+  dsmr-datalogger inspect [FILE|-] [--ndjson]                decode telegrams to JSON
   dsmr-datalogger --version | --help
 
 Settings come from flags, the environment and an env file of KEY=VALUE lines (--env-file), in that order of

@@ -72,6 +72,7 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
       crcCheck: config.crcCheck,
       minIntervalMs: config.minIntervalMs,
       log,
+      decryption: { key: config.decryptionKey, aad: config.decryptionAad },
       onValidTelegram: () => (source instanceof SerialSource ? source.confirmLine() : undefined),
       onEnd: () => void drainThenStop(),
       onFailure: (err) => {

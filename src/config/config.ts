@@ -4,6 +4,7 @@ import { SETTINGS } from './settings.ts';
 import type { LogLevel } from '../log/logger.ts';
 import type { LineSettings, Parity } from '../sources/serial-settings.ts';
 import { LINE_115200_8N1, LINE_9600_7E1 } from '../sources/serial-settings.ts';
+import { parseAadSetting, parseHexKey, type AadSetting } from '../transforms/decrypt.ts';
 
 export type SerialBackendChoice = 'auto' | 'native' | 'stty';
 
@@ -34,6 +35,8 @@ export interface Config {
   /** Bound of each server's spool; the spool's own default (3 days of DSMR 5) when unset. */
   spoolMaxBytes?: number;
   decryptionKey?: Buffer;
+  /** How the AAD of encrypted frames is formed; undefined: the Luxembourg authentication key. */
+  decryptionAad?: AadSetting;
 }
 
 export const API_PATH = '/api/v1/datalogger/dsmrreading';
@@ -173,9 +176,15 @@ function splitList(value: string): string[] {
 
 function decryptionKey(raw: RawValue | undefined): Buffer | undefined {
   if (!raw) return undefined;
-  const v = raw.value.trim();
-  if (!/^[0-9a-fA-F]{32}$/.test(v)) fail({ value: '(hidden)', origin: raw.origin }, 'the 16-byte key from your grid operator as 32 hex digits');
-  return Buffer.from(v, 'hex');
+  const key = parseHexKey(raw.value);
+  if (!key) fail({ value: '(hidden)', origin: raw.origin }, 'the 16-byte key from your grid operator as 32 hex digits');
+  return key;
+}
+
+function decryptionAad(raw: RawValue | undefined): AadSetting {
+  const parsed = parseAadSetting(raw?.value);
+  if (typeof parsed === 'string') fail({ value: '(hidden)', origin: raw!.origin }, parsed.replace(/^expected /, ''));
+  return parsed;
 }
 
 export function parseConfig(raw: RawSettings): Config {
@@ -194,5 +203,6 @@ export function parseConfig(raw: RawSettings): Config {
     statsIntervalMs: seconds(raw.statsInterval, 600, { min: 1, allowZero: true }) * 1000,
     spoolMaxBytes: raw.spoolMaxMb ? wholeNumber(raw.spoolMaxMb, 1, 1_000_000, 'a whole number of megabytes, e.g. 240') * 1024 * 1024 : undefined,
     decryptionKey: decryptionKey(raw.decryptionKey),
+    decryptionAad: decryptionAad(raw.decryptionAad),
   };
 }

@@ -44,6 +44,7 @@ export const SETTINGS = {
   statsInterval: { env: `${D}STATS_INTERVAL`, flag: 'stats-interval', help: 'seconds between statistics lines; 0 turns them off; default 600' },
   spoolMaxMb: { env: `${D}SPOOL_MAX_MB`, flag: 'spool-max-mb', help: 'size bound of each server\'s spool in MB; default about 225 (3 days of DSMR 5 at one telegram a second)' },
   decryptionKey: { env: `${D}DECRYPTION_KEY`, help: '32 hex digits: the key of an encrypted (Luxembourg) meter (environment or env file only)' },
+  decryptionAad: { env: `${D}DECRYPTION_AAD`, help: 'encrypted meters only: none, an authentication key of 32 hex digits, or a whole AAD of 34; default the Luxembourg one (environment or env file only)' },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -110,9 +111,8 @@ function parseFlags(argv: string[]): RawSettings {
     const flag = arg.slice(2, eq < 0 ? undefined : eq);
     const name = byFlag.get(flag);
     if (!name) {
-      if (flag === 'api-keys' || flag === 'decryption-key') {
-        throw new ConfigError(`--${flag} is not taken on the command line, where any user could read it: set ${flag === 'api-keys' ? SETTINGS.apiKeys.env : SETTINGS.decryptionKey.env} in the environment or the --env-file`);
-      }
+      const secret = { 'api-keys': SETTINGS.apiKeys.env, 'decryption-key': SETTINGS.decryptionKey.env, 'decryption-aad': SETTINGS.decryptionAad.env }[flag];
+      if (secret) throw new ConfigError(`--${flag} is not taken on the command line, where any user could read it: set ${secret} in the environment or the --env-file`);
       throw new ConfigError(`unknown option --${flag} (see --help)`);
     }
     const spec: SettingSpec = SETTINGS[name];

@@ -47,7 +47,8 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export async function startApiServer(opts: { key?: string; respond?: Responder } = {}): Promise<ApiServer> {
+/** `port`: listen on this port instead of a free one, e.g. to bring a stopped server back at the same address. */
+export async function startApiServer(opts: { key?: string; respond?: Responder; port?: number } = {}): Promise<ApiServer> {
   let responder = opts.respond;
   let postCount = 0;
   const telegrams: Buffer[] = [];
@@ -106,7 +107,7 @@ export async function startApiServer(opts: { key?: string; respond?: Responder }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
 

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// npm run bench: what the datalogger costs, measured on real processes, a real pty and a local keep-alive HTTP
+// server, next to another datalogger (the seed's Python script) run the same way. See docs/BENCHMARK.md.
+//
+//   node scripts/bench.mjs [--subject COMMAND] [--compare COMMAND|seed] [--json FILE] [--check] [--quick]
+//
+// --subject COMMAND   the datalogger to measure (default: dist/dsmr-datalogger-linux-x64)
+// --compare COMMAND   a second one, measured the same way and printed beside it; "seed" is DSMR-reader's
+//                     datalogger-only script from ../shared/seed (needs python3-serial and python3-requests).
+//                     `npm run bench --compare` (npm keeps the flag for itself) means --compare seed.
+// --json FILE         also write every figure, the raw samples' summaries and the machine, as JSON
+// --check             exit with status 1 when the subject misses a target
+// --quick             smaller counts, for trying the bench itself (the figures are then less stable)
+// Counts: --cpu-telegrams (2000) --latency-telegrams (1000) --latency-interval-ms (20) --replay-telegrams (86400)
+//         --startup-runs (6: the first on an empty data directory, the median of the rest) --idle-seconds (5)
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startApiServer } from './bench/api-server.mjs';
+import { describeMachine, fileSize, programFile, subjectVersion } from './bench/machine.mjs';
+import { measureReplay, measureStartup, measureSteady } from './bench/phases.mjs';
+import { openPty } from './bench/pty.mjs';
+import { buildReport } from './bench/report.mjs';
+import { findPython, prepareSeed } from './bench/seed.mjs';
+import { formatNumber } from './bench/stats.mjs';
+import { generateTelegrams } from './bench/telegrams.mjs';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULT_SUBJECT = join(repoRoot, 'dist', 'dsmr-datalogger-linux-x64');
+const SEED_GUIDE = join(repoRoot, '..', 'shared', 'seed', 'datalogger-only-install-guide.rst');
+const API_KEY = 'bench-0123456789abcdef';
+const progress = (message) => process.stderr.write(`bench: ${message}\n`);
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      subject: { type: 'string', default: DEFAULT_SUBJECT },
+      compare: { type: 'string' },
+      json: { type: 'string' },
+      check: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      'seed-guide': { type: 'string', default: SEED_GUIDE },
+      'cpu-telegrams': { type: 'string' },
+      'latency-telegrams': { type: 'string' },
+      'latency-interval-ms': { type: 'string' },
+      'replay-telegrams': { type: 'string' },
+      'startup-runs': { type: 'string' },
+      'idle-seconds': { type: 'string' },
+      'keep-work-dir': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  // `npm run bench --compare [VALUE]` does not reach us as a flag: npm turns it into npm_config_compare.
+  const npmCompare = process.env.npm_config_compare;
+  const compare = values.compare ?? (npmCompare && npmCompare !== 'false' ? (npmCompare === 'true' ? 'seed' : npmCompare) : undefined);
+  const quick = values.quick;
+  const count = (name, normal, small) => {
+    const given = values[name];
+    const n = given === undefined ? (quick ? small : normal) : Number(given);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, not ${given}`);
+    return n;
+  };
+  return {
+    help: values.help,
+    subject: values.subject,
+    compare,
+    json: values.json,
+    check: values.check,
+    seedGuide: values['seed-guide'],
+    keepWorkDir: values['keep-work-dir'],
+    cpuTelegrams: count('cpu-telegrams', 2000, 300),
+    latencyTelegrams: count('latency-telegrams', 1000, 100),
+    latencyWarmup: quick ? 5 : 20,
+    latencyIntervalMs: count('latency-interval-ms', 20, 20),
+    replayTelegrams: count('replay-telegrams', 86_400, 5000),
+    startupRuns: Math.max(2, count('startup-runs', 6, 3)),
+    idleSeconds: count('idle-seconds', 5, 2),
+    cpuTimeoutSeconds: 120,
+    replayTimeoutSeconds: 180,
+  };
+}
+
+/** The seed shortcut, or any command; `spool` says whether the backlog replay applies to it. */
+function describeSubject(command, workDir, options) {
+  if (command === 'seed') {
+    const { command: seedCommand } = prepareSeed(options.seedGuide, workDir);
+    return { label: 'seed', command: seedCommand, spool: false, isSeed: true, python: findPython() };
+  }
+  const program = programFile(command, repoRoot);
+  const label = program ? relative(repoRoot, program) || program : command;
+  return { label, command, spool: true, isSeed: false };
+}
+
+async function measure(ctx, spec) {
+  const results = { label: spec.label, command: spec.command, version: subjectVersion(spec.command, spec) };
+  const program = programFile(spec.command, repoRoot);
+  results.programFile = program;
+  results.programBytes = program ? fileSize(program) : undefined;
+  progress(`measuring ${spec.label}: ${spec.command}${results.version ? ` (${results.version})` : ''}`);
+  results.startup = await measureStartup(ctx, spec);
+  results.steady = await measureSteady(ctx, spec);
+  if (spec.spool) results.replay = await measureReplay(ctx, spec);
+  else progress(`${spec.label}: no spool, so no backlog replay`);
+  return results;
+}
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.help) {
+    process.stdout.write(`${(await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 16).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
+    return 0;
+  }
+  const machine = describeMachine();
+  if (machine.loadAverage[0] > 0.5) {
+    progress(`load average ${machine.loadAverage[0].toFixed(2)} on ${machine.cpus} CPUs: something else is running, figures may be worse than they should`);
+  }
+  const workDir = mkdtempSync(join(tmpdir(), 'dsmr-bench-'));
+  const subjectSpec = describeSubject(options.subject, workDir, options);
+  const peerSpec = options.compare ? describeSubject(options.compare, workDir, options) : undefined;
+
+  const needed = Math.max(options.replayTelegrams, options.latencyWarmup + options.latencyTelegrams + options.cpuTelegrams);
+  progress(`generating ${formatNumber(needed)} telegrams with the simulator`);
+  const allTelegrams = generateTelegrams({ repoRoot, file: join(workDir, 'all-telegrams.txt'), count: needed });
+  // The replay prefill reads a file of exactly the telegrams that must come out of the spool.
+  let telegramFile = join(workDir, 'all-telegrams.txt');
+  if (needed !== options.replayTelegrams) {
+    telegramFile = join(workDir, 'replay-telegrams.txt');
+    writeFileSync(telegramFile, Buffer.concat(allTelegrams.slice(0, options.replayTelegrams)));
+  }
+
+  const pty = await openPty(workDir);
+  const server = await startApiServer({ key: API_KEY });
+  const ctx = { pty, server, key: API_KEY, telegrams: allTelegrams, telegramFile, workDir, options, progress };
+  let subject;
+  let peer;
+  try {
+    subject = await measure(ctx, subjectSpec);
+    if (peerSpec) peer = await measure(ctx, peerSpec);
+  } finally {
+    await server.close();
+    await pty.close();
+    if (!options.keepWorkDir) rmSync(workDir, { recursive: true, force: true });
+    else progress(`work directory kept: ${workDir}`);
+  }
+
+  const artifacts = ['dsmr-datalogger-linux-x64', 'dsmr-datalogger-linux-arm64', 'dsmr-datalogger-linux-arm.tar.gz', 'dsmr-datalogger.cjs']
+    .map((name) => ({ name: `dist/${name}`, bytes: fileSize(join(repoRoot, 'dist', name)) }))
+    .filter((a) => !Number.isNaN(a.bytes));
+  const report = buildReport({ subject, peer, artifacts });
+  machine.loadAverageAfter = (await import('node:os')).loadavg();
+
+  const out = [];
+  out.push(`machine: ${machine.cpus} CPUs, ${machine.cpuModel}, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${machine.os}, Linux ${machine.kernel}; bench on Node ${machine.benchNode}`);
+  out.push(`subject: ${subjectSpec.command}${subject.version ? `  [${subject.version}]` : ''}`);
+  if (peer) out.push(`peer:    ${peerSpec.command}${peer.version ? `  [${peer.version}]` : ''}`);
+  out.push(
+    `fed: ${options.cpuTelegrams} telegrams as fast as the pty takes them; ${options.latencyTelegrams} (after ${options.latencyWarmup} warm-up) one every ${options.latencyIntervalMs} ms ` +
+      `for latency and disk writes; ${formatNumber(options.replayTelegrams)} spooled for the replay`,
+  );
+  out.push('');
+  out.push(report.text);
+  if (report.missed.length) out.push('', `missed targets: ${report.missed.join('; ')}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  if (options.json) {
+    writeFileSync(options.json, `${JSON.stringify({ date: new Date().toISOString(), machine, options, subject, peer, figures: report.rows }, null, 2)}\n`);
+    progress(`results written to ${options.json}`);
+  }
+  return options.check && report.missed.length ? 1 : 0;
+}
+
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,298 @@
+// The measurements, each on fresh processes of one subject. Subjects are configured the way a user configures the
+// seed script's successor: DSMRREADER_REMOTE_DATALOGGER_* only, plus our own data directory and DSMR version (a
+// program that does not know those ignores them).
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { clockTicksPerSecond, cpuTicks, io, mappedFiles, memory } from './procfs.mjs';
+import { cpuSecondsPer1000, median, percentile, perHour, ratePerSecond } from './stats.mjs';
+import { startSubject } from './subject.mjs';
+
+/**
+ * @typedef {{ label: string, command: string, spool: boolean }} SubjectSpec
+ * @typedef {{ pty: any, server: any, key: string, telegrams: Buffer[], telegramFile: string, workDir: string,
+ *   options: any, progress: (message: string) => void }} BenchContext
+ */
+
+let dirCounter = 0;
+
+function freshDir(ctx, name) {
+  const dir = join(ctx.workDir, `${name}-${++dirCounter}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function subjectEnv(ctx, dataDir, extra = {}) {
+  return {
+    DSMRREADER_REMOTE_DATALOGGER_INPUT_METHOD: 'serial',
+    DSMRREADER_REMOTE_DATALOGGER_SERIAL_PORT: ctx.pty.devicePath,
+    DSMRREADER_REMOTE_DATALOGGER_API_HOSTS: ctx.server.url,
+    DSMRREADER_REMOTE_DATALOGGER_API_KEYS: ctx.key,
+    DSMR_DATALOGGER_DATA_DIR: dataDir,
+    DSMR_DATALOGGER_DSMR_VERSION: '5',
+    ...extra,
+  };
+}
+
+/** Total size of the files under `dir`: what the program left on disk. */
+export function treeBytes(dir) {
+  let total = 0;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += treeBytes(path);
+    else if (entry.isFile()) total += statSync(path).size;
+  }
+  return total;
+}
+
+/**
+ * Samples the tree's resident memory every 100 ms while something specific happens: the peak of the total and of
+ * its anonymous part (VmHWM catches spikes between samples, but only for the total and only since start).
+ */
+function memorySampler(pid) {
+  const max = { rss: 0, anon: 0 };
+  const sample = () => {
+    const now = memory(pid);
+    max.rss = Math.max(max.rss, now.rss);
+    max.anon = Math.max(max.anon, now.anon);
+  };
+  sample();
+  const timer = setInterval(sample, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return max;
+    },
+  };
+}
+
+/**
+ * CPU ticks once the program has gone quiet: the last request has arrived, but its answer is still being handled.
+ * Waits until two reads 100 ms apart agree (at most 3 s: a program with a busy timer never agrees).
+ */
+async function settledTicks(pid) {
+  let last = cpuTicks(pid);
+  const deadline = performance.now() + 3000;
+  while (performance.now() < deadline) {
+    await sleep(100);
+    const now = cpuTicks(pid);
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
+/** Start-up: spawn until the serial port is open; the first run on an empty data directory, the rest warm. */
+export async function measureStartup(ctx, spec) {
+  const dataDir = freshDir(ctx, 'startup');
+  const runs = [];
+  for (let i = 0; i < ctx.options.startupRuns; i++) {
+    const subject = startSubject(spec.command, subjectEnv(ctx, dataDir));
+    try {
+      runs.push(await subject.waitUntilOpen(ctx.pty.devicePts));
+    } finally {
+      await subject.stop();
+    }
+    ctx.progress(`${spec.label}: start-up ${i + 1}/${ctx.options.startupRuns}: ${runs.at(-1).toFixed(0)} ms`);
+  }
+  const warm = runs.slice(1);
+  return { firstRunMs: runs[0], warmMedianMs: warm.length ? median(warm) : Number.NaN, runsMs: runs };
+}
+
+/**
+ * One long-running process: idle memory, then latency and disk writes at a steady pace while the server is healthy,
+ * then CPU with telegrams fed as fast as the pty takes them, then how long SIGTERM takes.
+ */
+export async function measureSteady(ctx, spec) {
+  const { options, pty, server, telegrams } = ctx;
+  const ticksPerSecond = clockTicksPerSecond();
+  const dataDir = freshDir(ctx, 'steady');
+  const subject = startSubject(spec.command, subjectEnv(ctx, dataDir));
+  const result = {};
+  try {
+    const pid = subject.pid;
+    result.readyMs = await subject.waitUntilOpen(pty.devicePts);
+    await sleep(options.idleSeconds * 1000);
+    if (subject.exited) throw new Error(`it ended while idle: ${subject.describe()}`);
+    const idle = memory(pid);
+    result.idleRssBytes = idle.rss;
+    result.idleAnonBytes = idle.anon;
+    result.idleFileBytes = idle.file;
+    result.startupHwmBytes = idle.hwm;
+    result.mappedFilesBytes = mappedFiles(pid).reduce((sum, path) => sum + safeSize(path), 0);
+    ctx.progress(`${spec.label}: idle ${mib(idle.rss)} MiB resident (${mib(idle.anon)} anonymous, ${mib(idle.file)} file-backed) after ${options.idleSeconds} s`);
+
+    // Latency, paced: one telegram, wait for it at the server, then the next one `interval` after the previous write.
+    const warmup = options.latencyWarmup;
+    const paced = telegrams.slice(0, warmup + options.latencyTelegrams);
+    const sampler = memorySampler(pid);
+    server.expect(paced);
+    const io0 = io(pid);
+    const ticks0 = cpuTicks(pid);
+    const dir0 = treeBytes(dataDir);
+    const t0 = performance.now();
+    const latencies = [];
+    for (const [i, telegram] of paced.entries()) {
+      const writtenAt = await pty.write(telegram);
+      await server.waitForCount(i + 1, 10_000).catch((err) => {
+        throw new Error(`telegram ${i} of the paced run: ${err.message}; ${subject.describe()}`);
+      });
+      if (i >= warmup) latencies.push(server.arrivals[i] - writtenAt);
+      const wait = writtenAt + options.latencyIntervalMs - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    const t1 = performance.now();
+    const ticks1 = await settledTicks(pid);
+    const io1 = io(pid);
+    const healthySeconds = (t1 - t0) / 1000;
+    result.paced = {
+      telegrams: paced.length,
+      seconds: healthySeconds,
+      connections: server.connections,
+      mismatches: server.mismatches,
+      firstMismatch: server.firstMismatch,
+    };
+    result.latencyMs = {
+      count: latencies.length,
+      p50: percentile(latencies, 50),
+      p90: percentile(latencies, 90),
+      p99: percentile(latencies, 99),
+      max: Math.max(...latencies),
+    };
+    result.cpuPacedPer1000 = cpuSecondsPer1000(ticks1 - ticks0, ticksPerSecond, paced.length);
+    result.healthy = {
+      seconds: healthySeconds,
+      telegramsPerSecond: paced.length / healthySeconds,
+      writeBytes: io1.writeBytes - io0.writeBytes,
+      wchar: io1.wchar - io0.wchar,
+      dataDirGrowthBytes: treeBytes(dataDir) - dir0,
+    };
+    result.healthy.writeBytesPerHour = perHour(result.healthy.writeBytes, healthySeconds);
+    result.healthy.dataDirGrowthPerHour = perHour(Math.max(0, result.healthy.dataDirGrowthBytes), healthySeconds);
+    result.connectionsPer1000 = (server.connections / paced.length) * 1000;
+    ctx.progress(
+      `${spec.label}: latency p50 ${result.latencyMs.p50.toFixed(2)} ms, p99 ${result.latencyMs.p99.toFixed(2)} ms over ${latencies.length}; ` +
+        `${result.healthy.writeBytes} bytes written to disk in ${healthySeconds.toFixed(1)} s`,
+    );
+
+    // CPU: everything at once, as fast as the pty takes it.
+    const burst = telegrams.slice(paced.length, paced.length + options.cpuTelegrams);
+    server.expect(burst);
+    const io2 = io(pid);
+    const ticks2 = cpuTicks(pid);
+    const t2 = performance.now();
+    await pty.write(Buffer.concat(burst), { timeoutMs: options.cpuTimeoutSeconds * 1000 });
+    await server.waitForCount(burst.length, options.cpuTimeoutSeconds * 1000).catch((err) => {
+      throw new Error(`the fast run: ${err.message}; ${subject.describe()}`);
+    });
+    const t3 = performance.now();
+    const ticks3 = await settledTicks(pid);
+    const io3 = io(pid);
+    const sampled = sampler.stop();
+    result.forwardingSampledPeakRssBytes = sampled.rss;
+    result.forwardingPeakAnonBytes = sampled.anon;
+    result.hwmBytes = memory(pid).hwm;
+    result.fast = {
+      telegrams: burst.length,
+      seconds: (t3 - t2) / 1000,
+      telegramsPerSecond: burst.length / ((t3 - t2) / 1000),
+      cpuTicks: ticks3 - ticks2,
+      writeBytes: io3.writeBytes - io2.writeBytes,
+      connections: server.connections,
+      mismatches: server.mismatches,
+      firstMismatch: server.firstMismatch,
+    };
+    result.cpuFastPer1000 = cpuSecondsPer1000(ticks3 - ticks2, ticksPerSecond, burst.length);
+    ctx.progress(
+      `${spec.label}: ${burst.length} telegrams in ${result.fast.seconds.toFixed(2)} s, ` +
+        `${result.cpuFastPer1000.toFixed(3)} CPU s per 1000, peak ${mib(result.hwmBytes)} MiB resident`,
+    );
+    for (const run of [result.paced, result.fast]) {
+      if (run.mismatches) throw new Error(`the server got ${run.mismatches} telegram(s) other than those fed: ${run.firstMismatch}`);
+    }
+  } finally {
+    result.stop = await subject.stop();
+  }
+  ctx.progress(`${spec.label}: SIGTERM to exit ${result.stop.ms.toFixed(0)} ms (${result.stop.code ?? result.stop.signal})`);
+  return result;
+}
+
+/**
+ * Backlog replay: a spool of `replayTelegrams` telegrams is filled by the subject itself while the server answers
+ * 503 (read from a file, the quickest way in), then a fresh process with the server healthy delivers it.
+ */
+export async function measureReplay(ctx, spec) {
+  const { options, server, telegrams } = ctx;
+  const count = options.replayTelegrams;
+  const dataDir = freshDir(ctx, 'replay');
+  const ticksPerSecond = clockTicksPerSecond();
+
+  server.setMode('down');
+  const fillStart = performance.now();
+  const filler = startSubject(
+    spec.command,
+    subjectEnv(ctx, dataDir, { DSMRREADER_REMOTE_DATALOGGER_INPUT_METHOD: 'file', DSMR_DATALOGGER_INPUT_FILE: ctx.telegramFile }),
+  );
+  let spooled;
+  try {
+    const line = await filler.waitForLine(/input ended; waiting until \d+ telegram/, options.replayTimeoutSeconds * 1000);
+    spooled = Number(/waiting until (\d+) telegram/.exec(line)[1]);
+  } finally {
+    await filler.stop();
+    server.setMode('up');
+  }
+  if (spooled !== count) throw new Error(`the spool holds ${spooled} telegrams, not ${count}: ${filler.describe()}`);
+  const spoolBytes = treeBytes(dataDir);
+  ctx.progress(`${spec.label}: spooled ${count} telegrams (${mib(spoolBytes)} MiB on disk) in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`);
+
+  server.expect(telegrams.slice(0, count));
+  const subject = startSubject(spec.command, subjectEnv(ctx, dataDir));
+  const sampler = memorySampler(subject.pid);
+  const result = { telegrams: count, spoolBytes };
+  try {
+    let complete = true;
+    await server.waitForCount(count, options.replayTimeoutSeconds * 1000).catch(() => (complete = false));
+    const ticks = await settledTicks(subject.pid);
+    const arrivals = server.arrivals;
+    result.complete = complete;
+    result.delivered = arrivals.length;
+    result.telegramsPerSecond = ratePerSecond(arrivals.length, arrivals[0], arrivals.at(-1));
+    result.secondsFromSpawn = ((arrivals.at(-1) ?? Number.NaN) - subject.spawnedAt) / 1000;
+    const sampled = sampler.stop();
+    result.sampledPeakRssBytes = sampled.rss;
+    result.peakAnonBytes = sampled.anon;
+    result.hwmBytes = memory(subject.pid).hwm;
+    result.cpuPer1000 = cpuSecondsPer1000(ticks, ticksPerSecond, arrivals.length);
+    result.connections = server.connections;
+    result.mismatches = server.mismatches;
+    if (server.mismatches) throw new Error(`replay delivered ${server.mismatches} telegram(s) other than those spooled: ${server.firstMismatch}`);
+  } finally {
+    sampler.stop();
+    await subject.stop();
+  }
+  ctx.progress(
+    `${spec.label}: replayed ${result.delivered} of ${count}${result.complete ? '' : ' (timed out)'} at ` +
+      `${result.telegramsPerSecond.toFixed(0)}/s, peak ${mib(result.hwmBytes)} MiB resident (${mib(result.peakAnonBytes)} MiB anonymous)`,
+  );
+  return result;
+}
+
+function safeSize(path) {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+export function mib(bytes) {
+  return (bytes / 1048576).toFixed(1);
+}
