@@ -41,6 +41,8 @@ type ServerState = 'up' | 'unavailable' | 'refused';
 
 const REPLAY_BATCH = 256;
 const MEMORY_QUEUE_LIMIT = 100;
+/** The spool promises that a telegram read while its server is unreachable is written within a second. */
+const SLOW_ANSWER_MS = 1000;
 
 /**
  * One server's queue, delivered in meter order, one telegram at a time. While the server answers, telegrams wait in
@@ -111,7 +113,12 @@ export class Outbox {
       }
       for (const telegram of batch) {
         if (this.stopping) return;
+        // A server that takes long to answer may be gone: what the meter sends meanwhile goes to disk, not only memory.
+        const slow = setTimeout(() => {
+          if (!this.handedOver) this.moveMemoryToBacklog();
+        }, SLOW_ANSWER_MS);
         const result = await this.options.sink.post(telegram);
+        clearTimeout(slow);
         if (this.handedOver) return;
         if (result.outcome === 'delivered' || result.outcome === 'rejected') {
           if (result.outcome === 'delivered') this.stats.delivered++;

