@@ -32,6 +32,20 @@ const DEFAULT_SUBJECT = join(repoRoot, 'dist', 'dsmr-datalogger-linux-x64');
 const SEED_GUIDE = join(repoRoot, '..', 'shared', 'seed', 'datalogger-only-install-guide.rst');
 const API_KEY = 'bench-0123456789abcdef';
 const progress = (message) => process.stderr.write(`bench: ${message}\n`);
+const HELP = `Usage: node scripts/bench.mjs [--subject COMMAND] [--compare COMMAND|seed] [--json FILE] [--check] [--quick]
+
+  --subject COMMAND   the datalogger to measure (default: dist/dsmr-datalogger-linux-x64)
+  --compare COMMAND   a second datalogger, measured the same way and printed beside it with subject/peer;
+                      "seed" is DSMR-reader's datalogger-only script from ../shared/seed
+  --json FILE         also write all figures and the machine as JSON
+  --check             exit with status 1 when the subject misses a target
+  --quick             small counts, to try the bench itself
+  --cpu-telegrams N --latency-telegrams N --latency-interval-ms MS --replay-telegrams N --startup-runs N
+  --idle-seconds S --seed-guide PATH --keep-work-dir
+
+With npm: npm run bench --compare (means --compare seed), or npm run bench -- --compare "COMMAND".
+See docs/BENCHMARK.md for what each figure means.
+`;
 
 function parseOptions(argv) {
   const { values } = parseArgs({
@@ -110,7 +124,7 @@ async function measure(ctx, spec) {
 async function main() {
   const options = parseOptions(process.argv.slice(2));
   if (options.help) {
-    process.stdout.write(`${(await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 16).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
+    process.stdout.write(HELP);
     return 0;
   }
   const machine = describeMachine();

@@ -27,6 +27,7 @@ export const FIGURES = [
   { label: 'resident memory, peak replaying (MiB)', digits: 1, value: (r) => mib(r.replay?.hwmBytes), target: { max: 60, text: '<= 60' } },
   { label: '  anonymous, peak sampled (MiB)', digits: 1, value: (r) => mib(r.replay?.peakAnonBytes) },
   { label: 'disk writes per hour, healthy (bytes)', digits: 0, value: (r) => r.steady?.healthy?.writeBytesPerHour, target: { max: 0, text: '0' } },
+  { label: 'disk writes, fast feed (bytes)', digits: 0, value: (r) => r.steady?.fast?.writeBytes },
   { label: 'data dir growth per hour, healthy (bytes)', digits: 0, value: (r) => r.steady?.healthy?.dataDirGrowthPerHour, target: { max: 0, text: '0' } },
   { label: 'TCP connections per 1000 telegrams', digits: 0, value: (r) => r.steady?.connectionsPer1000 },
   { label: 'SIGTERM until exit (ms)', digits: 0, value: (r) => r.steady?.stop?.ms, target: { max: 10_000, text: '<= 10000' } },

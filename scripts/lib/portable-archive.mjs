@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -55,8 +55,17 @@ set \`ARM_VERSION=6\` (ARMv6) or \`ARM_VERSION=7\` (ARMv7) in the service's envi
 }
 
 export async function buildPortableArchive({ repoRoot, cacheDir, bundleFile, version, commit, outDir, log }) {
-  const stageRoot = join(cacheDir, 'portable-stage');
-  await rm(stageRoot, { recursive: true, force: true });
+  // A private staging folder: builds running at once (a test's and a developer's) must not pack each other's files.
+  await mkdir(cacheDir, { recursive: true });
+  const stageRoot = await mkdtemp(join(cacheDir, 'portable-stage-'));
+  try {
+    return await stageAndPack({ repoRoot, stageRoot, bundleFile, version, commit, outDir, log });
+  } finally {
+    await rm(stageRoot, { recursive: true, force: true });
+  }
+}
+
+async function stageAndPack({ repoRoot, stageRoot, bundleFile, version, commit, outDir, log }) {
   const top = join(stageRoot, TOP);
   const prebuilds = join(top, 'lib', 'prebuilds', PORTABLE_ARM.prebuildDir);
   await mkdir(join(top, 'bin'), { recursive: true });

@@ -10,12 +10,12 @@
 
 import http from 'node:http';
 import https from 'node:https';
-import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Config, ServerConfig } from '../config/config.ts';
 import { loadConfig } from '../config/load.ts';
 import { SETTINGS } from '../config/settings.ts';
 import { describeLine } from '../sources/serial-settings.ts';
+import { trustedCertificates } from '../sinks/trust.ts';
 
 export const CHECK_USAGE = `Usage: dsmr-datalogger check [--env-file PATH] [--setting value ...]
 
@@ -112,17 +112,3 @@ function brief(body: string): string {
   return text.length > 120 ? `${text.slice(0, 120)}…` : text;
 }
 
-// The same trust as the datalogger's own requests (src/sinks/dsmr-reader-api.ts): Node's roots, the system's store and
-// the configured CA file, since giving `ca` replaces Node's roots.
-const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
-
-function trustedCertificates(extra?: Buffer): string[] {
-  const system = SYSTEM_CA_BUNDLES.flatMap((path) => {
-    try {
-      return [readFileSync(path, 'utf8')];
-    } catch {
-      return [];
-    }
-  });
-  return [...tls.rootCertificates, ...system, ...(extra ? [extra.toString()] : [])];
-}

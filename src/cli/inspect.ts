@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.ts';
-import { parseEnvFile } from '../config/env-file.ts';
+import { readEnvFile } from '../config/load.ts';
 import { collectSettings } from '../config/settings.ts';
 import { decodeTelegram, type DecodedTelegram } from '../decode/decode.ts';
 import { splitTelegrams } from '../decode/stream.ts';
@@ -43,16 +43,7 @@ export interface DecryptionSettings {
 
 /** The decryption key and AAD from the environment or an env file: the same names and rules as the datalogger's. */
 export function readDecryptionSettings(envFile: string | undefined, env: Record<string, string | undefined>): DecryptionSettings {
-  let file;
-  if (envFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(envFile, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`--env-file ${envFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    file = { path: envFile, entries: parseEnvFile(text, envFile) };
-  }
+  const file = envFile === undefined ? undefined : readEnvFile(envFile);
   const raw = collectSettings({ argv: [], env, envFile: file });
   const settings: DecryptionSettings = {};
   if (raw.decryptionKey) {

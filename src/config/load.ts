@@ -1,5 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { ConfigError } from './config-error.ts';
+import type { EnvFileEntry } from './env-file.ts';
 import { parseEnvFile } from './env-file.ts';
 import { collectSettings, takeEnvFileFlag, unknownOwnSettings } from './settings.ts';
 import type { Config } from './config.ts';
@@ -11,19 +12,21 @@ export interface LoadedConfig {
   unknown: string[];
 }
 
+/** An env file of KEY=VALUE lines, read and parsed; an unreadable one is a configuration error. */
+export function readEnvFile(path: string): { path: string; entries: Map<string, EnvFileEntry> } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--env-file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return { path, entries: parseEnvFile(text, path) };
+}
+
 /** Reads the settings from the flags, the environment and the env file, and validates every one of them. */
 export function loadConfig(argv: string[], env: Record<string, string | undefined>): LoadedConfig {
   const { envFile, rest } = takeEnvFileFlag(argv);
-  let file;
-  if (envFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(envFile, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`--env-file ${envFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    file = { path: envFile, entries: parseEnvFile(text, envFile) };
-  }
+  const file = envFile === undefined ? undefined : readEnvFile(envFile);
   const raw = collectSettings({ argv: rest, env, envFile: file });
   const config = parseConfig(raw);
   if (config.caFile) {

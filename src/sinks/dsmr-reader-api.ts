@@ -1,11 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
-import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
 import type { ServerConfig } from '../config/config.ts';
 import type { DeliveryResult } from './classify.ts';
 import { classifyResponse } from './classify.ts';
 import { encodeFormField } from './form-encode.ts';
+import { trustedCertificates } from './trust.ts';
 
 export interface ApiClientOptions {
   timeoutMs: number;
@@ -93,19 +92,4 @@ interface RequestError extends Error {
 function unavailable(err: unknown): DeliveryResult {
   const e = err as NodeJS.ErrnoException;
   return { outcome: 'unavailable', reason: e.code ? `${e.code}${e.message && !e.message.includes(e.code) ? ` (${e.message})` : ''}` : e.message };
-}
-
-// Giving `ca` replaces Node's bundled roots, so keep them, and add the system's store (where a user or distribution
-// installs its CAs) and the configured CA file.
-const SYSTEM_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
-
-function trustedCertificates(extra?: Buffer): string[] {
-  const system = SYSTEM_CA_BUNDLES.flatMap((path) => {
-    try {
-      return [readFileSync(path, 'utf8')];
-    } catch {
-      return [];
-    }
-  });
-  return [...tls.rootCertificates, ...system, ...(extra ? [extra.toString()] : [])];
 }

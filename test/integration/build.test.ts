@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -237,6 +237,7 @@ describe('memory', () => {
         },
       });
       cleanups.push(() => (dl.proc.exitCode === null && dl.proc.signalCode === null ? dl.stop('SIGKILL') : undefined));
+      onTestFailed(() => console.log(`${command.join(' ')} output:\n${dl.lines.join('\n')}`));
       await dl.waitForLine(/serial port .* opened/, 30_000);
       // One telegram through, so both have done the same work before idling.
       await pty.write(TELEGRAM);
@@ -245,7 +246,13 @@ describe('memory', () => {
       expect((await dl.stop('SIGTERM')).code).toBe(0);
       return rss;
     };
-    const stock = await measure([NODE24, join(dist, 'dsmr-datalogger.cjs')]);
+    // The bundle with the addon beside it (the layout the arm archive uses): dist/ here lies outside the checkout,
+    // so node_modules cannot be found from it.
+    const stockDir = join(work, 'rss-stock');
+    mkdirSync(join(stockDir, 'prebuilds/linux-x64'), { recursive: true });
+    copyFileSync(join(dist, 'dsmr-datalogger.cjs'), join(stockDir, 'dsmr-datalogger.cjs'));
+    copyFileSync(join(PREBUILDS, 'linux-x64/@serialport+bindings-cpp.glibc.node'), join(stockDir, 'prebuilds/linux-x64/@serialport+bindings-cpp.glibc.node'));
+    const stock = await measure([NODE24, join(stockDir, 'dsmr-datalogger.cjs')]);
     const single = await measure([join(dist, 'dsmr-datalogger-linux-x64')]);
     console.log(`idle VmRSS: node ${NODE_VERSION} + bundle ${stock} KiB, single executable ${single} KiB (${((single / stock - 1) * 100).toFixed(1)}%)`);
     expect(single).toBeLessThanOrEqual(stock * 1.1);
