@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clockTicksPerSecond, cpuTicks, io, mappedFiles, memory } from './procfs.mjs';
+import { clockTicksPerSecond, cpuTicks, cpuTimes, io, mappedFiles, memory } from './procfs.mjs';
 import { cpuSecondsPer1000, median, percentile, perHour, ratePerSecond } from './stats.mjs';
 import { startSubject } from './subject.mjs';
 
@@ -136,7 +136,8 @@ export async function measureSteady(ctx, spec) {
     const sampler = memorySampler(pid);
     server.expect(paced);
     const io0 = io(pid);
-    const ticks0 = cpuTicks(pid);
+    const times0 = cpuTimes(pid);
+    const ticks0 = times0.user + times0.system;
     const dir0 = treeBytes(dataDir);
     const t0 = performance.now();
     const latencies = [];
@@ -150,7 +151,9 @@ export async function measureSteady(ctx, spec) {
       if (wait > 0) await sleep(wait);
     }
     const t1 = performance.now();
-    const ticks1 = await settledTicks(pid);
+    await settledTicks(pid);
+    const times1 = cpuTimes(pid);
+    const ticks1 = times1.user + times1.system;
     const io1 = io(pid);
     const healthySeconds = (t1 - t0) / 1000;
     result.paced = {
@@ -168,6 +171,10 @@ export async function measureSteady(ctx, spec) {
       max: Math.max(...latencies),
     };
     result.cpuPacedPer1000 = cpuSecondsPer1000(ticks1 - ticks0, ticksPerSecond, paced.length);
+    result.cpuPacedSplitPer1000 = {
+      user: cpuSecondsPer1000(times1.user - times0.user, ticksPerSecond, paced.length),
+      system: cpuSecondsPer1000(times1.system - times0.system, ticksPerSecond, paced.length),
+    };
     result.healthy = {
       seconds: healthySeconds,
       telegramsPerSecond: paced.length / healthySeconds,
@@ -187,14 +194,17 @@ export async function measureSteady(ctx, spec) {
     const burst = telegrams.slice(paced.length, paced.length + options.cpuTelegrams);
     server.expect(burst);
     const io2 = io(pid);
-    const ticks2 = cpuTicks(pid);
+    const times2 = cpuTimes(pid);
+    const ticks2 = times2.user + times2.system;
     const t2 = performance.now();
     await pty.write(Buffer.concat(burst), { timeoutMs: options.cpuTimeoutSeconds * 1000 });
     await server.waitForCount(burst.length, options.cpuTimeoutSeconds * 1000).catch((err) => {
       throw new Error(`the fast run: ${err.message}; ${subject.describe()}`);
     });
     const t3 = performance.now();
-    const ticks3 = await settledTicks(pid);
+    await settledTicks(pid);
+    const times3 = cpuTimes(pid);
+    const ticks3 = times3.user + times3.system;
     const io3 = io(pid);
     const sampled = sampler.stop();
     result.forwardingSampledPeakRssBytes = sampled.rss;
@@ -211,6 +221,10 @@ export async function measureSteady(ctx, spec) {
       firstMismatch: server.firstMismatch,
     };
     result.cpuFastPer1000 = cpuSecondsPer1000(ticks3 - ticks2, ticksPerSecond, burst.length);
+    result.cpuFastSplitPer1000 = {
+      user: cpuSecondsPer1000(times3.user - times2.user, ticksPerSecond, burst.length),
+      system: cpuSecondsPer1000(times3.system - times2.system, ticksPerSecond, burst.length),
+    };
     ctx.progress(
       `${spec.label}: ${burst.length} telegrams in ${result.fast.seconds.toFixed(2)} s, ` +
         `${result.cpuFastPer1000.toFixed(3)} CPU s per 1000, peak ${mib(result.hwmBytes)} MiB resident`,

@@ -43,22 +43,28 @@ export function processTree(pid) {
 }
 
 /**
- * utime+stime of the tree, plus cutime+cstime of the root (children it has already reaped), in clock ticks.
- * Threads (libuv's pool, V8's compiler and GC threads) are included in their process's figures.
+ * User and system CPU of the tree, plus what the root has reaped from ended children, in clock ticks. Threads
+ * (libuv's pool, V8's compiler and GC threads) are included in their process's figures.
  */
-export function cpuTicks(pid) {
-  let ticks = 0;
+export function cpuTimes(pid) {
+  const times = { user: 0, system: 0 };
   for (const [i, member] of processTree(pid).entries()) {
     try {
       const f = statFields(member);
       // After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-      ticks += Number(f[11]) + Number(f[12]);
-      if (i === 0) ticks += Number(f[13]) + Number(f[14]);
+      times.user += Number(f[11]) + (i === 0 ? Number(f[13]) : 0);
+      times.system += Number(f[12]) + (i === 0 ? Number(f[14]) : 0);
     } catch {
       // A descendant that ended meanwhile is in the root's cutime once reaped.
     }
   }
-  return ticks;
+  return times;
+}
+
+/** utime+stime of the tree (see cpuTimes), in clock ticks. */
+export function cpuTicks(pid) {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
 }
 
 /**

@@ -12,7 +12,9 @@ const MIB = 1048576;
 /** @type {Figure[]} */
 export const FIGURES = [
   { label: 'CPU s per 1000 telegrams, fast feed', digits: 3, value: (r) => r.steady?.cpuFastPer1000, target: { maxRatio: 0.25, text: '<= 0.25x peer' } },
+  { label: '  of which system (kernel)', digits: 3, value: (r) => r.steady?.cpuFastSplitPer1000?.system },
   { label: 'CPU s per 1000 telegrams, paced', digits: 3, value: (r) => r.steady?.cpuPacedPer1000 },
+  { label: '  of which system (kernel)', digits: 3, value: (r) => r.steady?.cpuPacedSplitPer1000?.system },
   { label: 'throughput, fast feed (telegrams/s)', digits: 0, value: (r) => r.steady?.fast?.telegramsPerSecond },
   { label: 'resident memory, idle (MiB)', digits: 1, value: (r) => mib(r.steady?.idleRssBytes), target: { max: 55, text: '<= 55' } },
   { label: '  of which anonymous (MiB)', digits: 1, value: (r) => mib(r.steady?.idleAnonBytes) },

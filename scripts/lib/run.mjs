@@ -3,13 +3,18 @@ import { spawn } from 'node:child_process';
 /** A build failure with a message meant for the person running the build; build.mjs prints it and exits 1. */
 export class BuildError extends Error {}
 
+/** npm's explanation of a failure is at the top of its error output; the bottom is a pointer to its log. */
+export function npmErrorSummary(stderr) {
+  return stderr.split('\n').filter((line) => line.startsWith('npm error ') && line.trim() !== 'npm error').slice(0, 4);
+}
+
 /**
  * Runs a command to completion and collects its output. Rejects with a BuildError that quotes the tail of stderr,
  * so a failed npm/pkg/tar call explains itself in the build log.
  */
-export function run(command, args, { cwd, env, what, stdin } = {}) {
+export function run(command, args, { cwd, env, what, summarize } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: env ?? process.env, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out = [];
     const err = [];
     child.stdout.on('data', (c) => out.push(c));
@@ -19,10 +24,9 @@ export function run(command, args, { cwd, env, what, stdin } = {}) {
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (code === 0) return resolve({ stdout, stderr });
-      const tail = stderr.trim().split('\n').slice(-8).join('\n  ');
+      const tail = (summarize ? summarize(stderr) : stderr.trim().split('\n').slice(-8)).join('\n  ');
       reject(new BuildError(`${what ?? command} failed (${signal ?? `exit ${code}`})${tail ? `:\n  ${tail}` : ''}`));
     });
-    if (stdin) child.stdin.end(stdin);
   });
 }
 
