@@ -766,6 +766,7 @@ do_install() {
 	ensure_dir "$CONF_DIR" "root:$SERVICE_USER" 0750
 	ensure_dir "$DATA_DIR" "$SERVICE_USER:$SERVICE_USER" 0750
 	install_program
+	offer_detect
 	collect_settings
 	render_env_file
 	install_file "$WORK/datalogger.env" "$ENV_FILE" "root:$SERVICE_USER" 0640 "s/^\(${R}API_KEYS\)=.*/\1=(hidden)/"
@@ -779,6 +780,30 @@ do_install() {
 		return 0
 	fi
 	say "done. Settings: $ENV_FILE; log: $PROGRAM_LOG; status: supervisorctl status $PROGRAM"
+}
+
+# Without --dsmr-version the program finds the serial settings itself (auto); someone at a terminal can have the meter
+# checked now instead, and see its header, version and CRCs before the service starts.
+offer_detect() {
+	[ -z "$OPT_DSMR_VERSION" ] && [ -z "$OPT_NETWORK" ] && [ ! -f "$ENV_FILE" ] || return 0
+	port=${OPT_SERIAL_PORT:-/dev/ttyUSB0}
+	if [ "$DRY_RUN" = 1 ] || ! tty_available; then
+		say "no --dsmr-version: the program detects the serial settings itself; to check the meter now: $BIN_PATH detect --serial-port $port"
+		return 0
+	fi
+	printf 'No --dsmr-version given. Listen to the meter on %s now to find its settings (up to a minute)? [Y/n] ' "$port" >/dev/tty
+	answer=
+	IFS= read -r answer </dev/tty || true
+	case $answer in [Nn]*) return 0 ;; esac
+	if report=$("$BIN_PATH" detect --json --serial-port "$port" </dev/null); then
+		found=$(printf '%s\n' "$report" | sed -n 's/.*"dsmrVersionSetting": *"\([^"]*\)".*/\1/p' | sed -n 1p)
+		if [ -n "$found" ]; then
+			say "meter found: --dsmr-version $found"
+			OPT_DSMR_VERSION=$found
+		fi
+	else
+		warn "no meter answered on $port; keeping --dsmr-version auto (run '$BIN_PATH detect --serial-port $port' to look again)"
+	fi
 }
 
 # DSMR-reader's manual "datalogger only" set-up reads the same serial port; two readers split the telegrams.

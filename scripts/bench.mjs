@@ -42,6 +42,7 @@ const HELP = `Usage: node scripts/bench.mjs [--subject COMMAND] [--compare COMMA
   --quick             small counts, to try the bench itself
   --cpu-telegrams N --latency-telegrams N --latency-interval-ms MS --replay-telegrams N --startup-runs N
   --idle-seconds S --seed-guide PATH --keep-work-dir
+  --phases LIST       which measurements to run (default startup,steady,replay), e.g. for profiling one
 
 With npm: npm run bench --compare (means --compare seed), or npm run bench -- --compare "COMMAND".
 See docs/BENCHMARK.md for what each figure means.
@@ -64,6 +65,7 @@ function parseOptions(argv) {
       'startup-runs': { type: 'string' },
       'idle-seconds': { type: 'string' },
       'keep-work-dir': { type: 'boolean', default: false },
+      phases: { type: 'string', default: 'startup,steady,replay' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -77,7 +79,10 @@ function parseOptions(argv) {
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, not ${given}`);
     return n;
   };
+  const phases = new Set(values.phases.split(',').map((p) => p.trim()));
+  for (const phase of phases) if (!['startup', 'steady', 'replay'].includes(phase)) throw new Error(`--phases: unknown phase ${phase}`);
   return {
+    phases,
     help: values.help,
     subject: values.subject,
     compare,
@@ -114,10 +119,11 @@ async function measure(ctx, spec) {
   results.programFile = program;
   results.programBytes = program ? fileSize(program) : undefined;
   progress(`measuring ${spec.label}: ${spec.command}${results.version ? ` (${results.version})` : ''}`);
-  results.startup = await measureStartup(ctx, spec);
-  results.steady = await measureSteady(ctx, spec);
-  if (spec.spool) results.replay = await measureReplay(ctx, spec);
-  else progress(`${spec.label}: no spool, so no backlog replay`);
+  const { phases } = ctx.options;
+  if (phases.has('startup')) results.startup = await measureStartup(ctx, spec);
+  if (phases.has('steady')) results.steady = await measureSteady(ctx, spec);
+  if (phases.has('replay') && spec.spool) results.replay = await measureReplay(ctx, spec);
+  else if (phases.has('replay')) progress(`${spec.label}: no spool, so no backlog replay`);
   return results;
 }
 
@@ -174,6 +180,14 @@ async function main() {
     `fed: ${options.cpuTelegrams} telegrams as fast as the pty takes them; ${options.latencyTelegrams} (after ${options.latencyWarmup} warm-up) one every ${options.latencyIntervalMs} ms ` +
       `for latency and disk writes; ${formatNumber(options.replayTelegrams)} spooled for the replay`,
   );
+  for (const [name, results] of [['subject', subject], ['peer', peer]]) {
+    const steady = results?.steady;
+    if (!steady) continue;
+    out.push(
+      `other processes on this machine during the ${name}'s paced run: ${steady.pacedNoise.othersPercentOfOneCpu.toFixed(0)}% of one CPU ` +
+        `(steal ${steady.pacedNoise.stealPercentOfOneCpu.toFixed(0)}%), during its fast run: ${steady.fastNoise.othersPercentOfOneCpu.toFixed(0)}%`,
+    );
+  }
   out.push('');
   out.push(report.text);
   if (report.missed.length) out.push('', `missed targets: ${report.missed.join('; ')}`);

@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clockTicksPerSecond, cpuTicks, cpuTimes, io, mappedFiles, memory } from './procfs.mjs';
+import { clockTicksPerSecond, cpuTicks, cpuTimes, io, mappedFiles, memory, noiseMeter } from './procfs.mjs';
 import { cpuSecondsPer1000, median, percentile, perHour, ratePerSecond } from './stats.mjs';
 import { startSubject } from './subject.mjs';
 
@@ -21,6 +21,11 @@ function freshDir(ctx, name) {
   const dir = join(ctx.workDir, `${name}-${++dirCounter}`);
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** Where a run's output goes, e.g. <work dir>/steady-2.log beside its data directory steady-2/. */
+function logFor(dataDir, suffix = '') {
+  return { logFile: `${dataDir}${suffix}.log` };
 }
 
 function subjectEnv(ctx, dataDir, extra = {}) {
@@ -95,7 +100,7 @@ export async function measureStartup(ctx, spec) {
   const dataDir = freshDir(ctx, 'startup');
   const runs = [];
   for (let i = 0; i < ctx.options.startupRuns; i++) {
-    const subject = startSubject(spec.command, subjectEnv(ctx, dataDir));
+    const subject = startSubject(spec.command, subjectEnv(ctx, dataDir), logFor(dataDir, `-run${i + 1}`));
     try {
       runs.push(await subject.waitUntilOpen(ctx.pty.devicePts));
     } finally {
@@ -115,7 +120,7 @@ export async function measureSteady(ctx, spec) {
   const { options, pty, server, telegrams } = ctx;
   const ticksPerSecond = clockTicksPerSecond();
   const dataDir = freshDir(ctx, 'steady');
-  const subject = startSubject(spec.command, subjectEnv(ctx, dataDir));
+  const subject = startSubject(spec.command, subjectEnv(ctx, dataDir), logFor(dataDir));
   const result = {};
   try {
     const pid = subject.pid;
@@ -135,6 +140,7 @@ export async function measureSteady(ctx, spec) {
     const paced = telegrams.slice(0, warmup + options.latencyTelegrams);
     const sampler = memorySampler(pid);
     server.expect(paced);
+    const pacedNoise = noiseMeter();
     const io0 = io(pid);
     const times0 = cpuTimes(pid);
     const ticks0 = times0.user + times0.system;
@@ -151,6 +157,7 @@ export async function measureSteady(ctx, spec) {
       if (wait > 0) await sleep(wait);
     }
     const t1 = performance.now();
+    result.pacedNoise = pacedNoise();
     await settledTicks(pid);
     const times1 = cpuTimes(pid);
     const ticks1 = times1.user + times1.system;
@@ -169,6 +176,8 @@ export async function measureSteady(ctx, spec) {
       p90: percentile(latencies, 90),
       p99: percentile(latencies, 99),
       max: Math.max(...latencies),
+      // In feeding order, for looking at when the slow ones happened.
+      samples: latencies.map((ms) => Math.round(ms * 1000) / 1000),
     };
     result.cpuPacedPer1000 = cpuSecondsPer1000(ticks1 - ticks0, ticksPerSecond, paced.length);
     result.cpuPacedSplitPer1000 = {
@@ -187,12 +196,14 @@ export async function measureSteady(ctx, spec) {
     result.connectionsPer1000 = (server.connections / paced.length) * 1000;
     ctx.progress(
       `${spec.label}: latency p50 ${result.latencyMs.p50.toFixed(2)} ms, p99 ${result.latencyMs.p99.toFixed(2)} ms over ${latencies.length}; ` +
-        `${result.healthy.writeBytes} bytes written to disk in ${healthySeconds.toFixed(1)} s`,
+        `${result.healthy.writeBytes} bytes written to disk in ${healthySeconds.toFixed(1)} s; ` +
+        `other processes used ${result.pacedNoise.othersPercentOfOneCpu.toFixed(0)}% of a CPU meanwhile, steal ${result.pacedNoise.stealPercentOfOneCpu.toFixed(0)}%`,
     );
 
     // CPU: everything at once, as fast as the pty takes it.
     const burst = telegrams.slice(paced.length, paced.length + options.cpuTelegrams);
     server.expect(burst);
+    const fastNoise = noiseMeter();
     const io2 = io(pid);
     const times2 = cpuTimes(pid);
     const ticks2 = times2.user + times2.system;
@@ -202,6 +213,7 @@ export async function measureSteady(ctx, spec) {
       throw new Error(`the fast run: ${err.message}; ${subject.describe()}`);
     });
     const t3 = performance.now();
+    result.fastNoise = fastNoise();
     await settledTicks(pid);
     const times3 = cpuTimes(pid);
     const ticks3 = times3.user + times3.system;
@@ -254,6 +266,7 @@ export async function measureReplay(ctx, spec) {
   const filler = startSubject(
     spec.command,
     subjectEnv(ctx, dataDir, { DSMRREADER_REMOTE_DATALOGGER_INPUT_METHOD: 'file', DSMR_DATALOGGER_INPUT_FILE: ctx.telegramFile }),
+    logFor(dataDir, '-fill'),
   );
   let spooled;
   try {
@@ -268,7 +281,7 @@ export async function measureReplay(ctx, spec) {
   ctx.progress(`${spec.label}: spooled ${count} telegrams (${mib(spoolBytes)} MiB on disk) in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`);
 
   server.expect(telegrams.slice(0, count));
-  const subject = startSubject(spec.command, subjectEnv(ctx, dataDir));
+  const subject = startSubject(spec.command, subjectEnv(ctx, dataDir), logFor(dataDir));
   const sampler = memorySampler(subject.pid);
   const result = { telegrams: count, spoolBytes };
   try {

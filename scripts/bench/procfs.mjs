@@ -110,6 +110,35 @@ export function io(pid) {
   return total;
 }
 
+/**
+ * The whole machine's CPU from /proc/stat, in clock ticks summed over all CPUs: busy (user, nice and system time of
+ * processes; interrupt time is left out, as the loopback traffic and disk writes of the measured programs themselves
+ * are handled there) and steal (time the hypervisor gave to someone else while we wanted to run).
+ */
+export function machineCpu() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, , , steal] = fields.map(Number);
+  return { busy: user + nice + system, steal: steal ?? 0, idle: idle + iowait };
+}
+
+/**
+ * What else ran while a phase was measured, as a percentage of one CPU: the machine's busy time minus the bench's
+ * own process tree (the bench, socat, the subject). A latency tail measured while this is high says little about
+ * the subject.
+ */
+export function noiseMeter() {
+  const start = { machine: machineCpu(), ours: cpuTicks(process.pid), at: Date.now() };
+  return () => {
+    const machine = machineCpu();
+    const oneCpu = ((Date.now() - start.at) / 1000) * clockTicksPerSecond();
+    const others = machine.busy - start.machine.busy - (cpuTicks(process.pid) - start.ours);
+    return {
+      othersPercentOfOneCpu: Math.max(0, (100 * others) / oneCpu),
+      stealPercentOfOneCpu: (100 * (machine.steal - start.machine.steal)) / oneCpu,
+    };
+  };
+}
+
 /** True when `pid` itself (not its descendants: this is polled every millisecond) has `target` open. */
 export function hasOpen(pid, target) {
   let fds;

@@ -72,6 +72,7 @@ export async function openPty(dir) {
   };
 
   return {
+    socatPid: socat.pid,
     devicePath,
     meterPath,
     /** The /dev/pts/N behind devicePath: what shows up in /proc/PID/fd once the datalogger has the port open. */

@@ -1,6 +1,7 @@
 // One run of a datalogger under test: started through `sh -c "exec COMMAND"` (so the PID we watch is the program
 // itself, and the command may carry quoting), configured only by the environment given, with its output followed.
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hasOpen, processTree } from './procfs.mjs';
@@ -36,7 +37,11 @@ export function subjectEnvironment(settings) {
   return { ...env, ...settings };
 }
 
-export function startSubject(command, env, { cwd } = {}) {
+/**
+ * Starts `command` with `env` as its settings. Its output is kept (the last lines) for error messages and, when
+ * `logFile` is given, written there in full (look at it with --keep-work-dir).
+ */
+export function startSubject(command, env, { cwd, logFile } = {}) {
   const spawnedAt = performance.now();
   const child = spawn('/bin/sh', ['-c', `exec ${command}`], {
     env: subjectEnvironment(env),
@@ -59,6 +64,7 @@ export function startSubject(command, env, { cwd } = {}) {
     let partial = '';
     stream.setEncoding('utf8');
     stream.on('data', (text) => {
+      if (logFile) appendFileSync(logFile, text);
       const parts = (partial + text).split('\n');
       partial = parts.pop() ?? '';
       lines.push(...parts);
