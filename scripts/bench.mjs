@@ -1,19 +1,8 @@
 #!/usr/bin/env node
 // npm run bench: what the datalogger costs, measured on real processes, a real pty and a local keep-alive HTTP
 // server, next to another datalogger (the seed's Python script) run the same way. See docs/BENCHMARK.md.
-//
-//   node scripts/bench.mjs [--subject COMMAND] [--compare COMMAND|seed] [--json FILE] [--check] [--quick]
-//
-// --subject COMMAND   the datalogger to measure (default: dist/dsmr-datalogger-linux-x64)
-// --compare COMMAND   a second one, measured the same way and printed beside it; "seed" is DSMR-reader's
-//                     datalogger-only script from ../shared/seed (needs python3-serial and python3-requests).
-//                     `npm run bench --compare` (npm keeps the flag for itself) means --compare seed.
-// --json FILE         also write every figure, the raw samples' summaries and the machine, as JSON
-// --check             exit with status 1 when the subject misses a target
-// --quick             smaller counts, for trying the bench itself (the figures are then less stable)
-// Counts: --cpu-telegrams (2000) --latency-telegrams (1000) --latency-interval-ms (20) --replay-telegrams (86400)
-//         --startup-runs (6: the first on an empty data directory, the median of the rest) --idle-seconds (5)
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Usage and options: HELP below, or node scripts/bench.mjs --help.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +88,7 @@ function parseOptions(argv) {
     idleSeconds: count('idle-seconds', 5, 2),
     cpuTimeoutSeconds: 120,
     replayTimeoutSeconds: 180,
+    fillTimeoutSeconds: 120,
   };
 }
 
@@ -109,7 +99,8 @@ function describeSubject(command, workDir, options) {
     return { label: 'seed', command: seedCommand, spool: false, isSeed: true, python: findPython() };
   }
   const program = programFile(command, repoRoot);
-  const label = program ? relative(repoRoot, program) || program : command;
+  const inRepo = program ? relative(repoRoot, program) : '';
+  const label = program ? (inRepo && !inRepo.startsWith('..') ? inRepo : program) : command;
   return { label, command, spool: true, isSeed: false };
 }
 
@@ -122,8 +113,15 @@ async function measure(ctx, spec) {
   const { phases } = ctx.options;
   if (phases.has('startup')) results.startup = await measureStartup(ctx, spec);
   if (phases.has('steady')) results.steady = await measureSteady(ctx, spec);
-  if (phases.has('replay') && spec.spool) results.replay = await measureReplay(ctx, spec);
-  else if (phases.has('replay')) progress(`${spec.label}: no spool, so no backlog replay`);
+  if (phases.has('replay') && spec.spool) {
+    // A program that keeps no backlog cannot fill one: say so and go on with the rest of the table.
+    try {
+      results.replay = await measureReplay(ctx, spec);
+    } catch (err) {
+      results.replayError = err instanceof Error ? err.message : String(err);
+      progress(`${spec.label}: backlog replay failed: ${results.replayError}`);
+    }
+  } else if (phases.has('replay')) progress(`${spec.label}: no spool, so no backlog replay`);
   return results;
 }
 
@@ -133,10 +131,10 @@ async function main() {
     process.stdout.write(HELP);
     return 0;
   }
-  const machine = describeMachine();
-  if (machine.loadAverage[0] > 0.5) {
-    progress(`load average ${machine.loadAverage[0].toFixed(2)} on ${machine.cpus} CPUs: something else is running, figures may be worse than they should`);
+  if (options.subject === DEFAULT_SUBJECT && !existsSync(DEFAULT_SUBJECT)) {
+    throw new Error(`${relative(repoRoot, DEFAULT_SUBJECT)} is missing: build it with npm run build, or name another program with --subject`);
   }
+  const machine = describeMachine();
   const workDir = mkdtempSync(join(tmpdir(), 'dsmr-bench-'));
   const subjectSpec = describeSubject(options.subject, workDir, options);
   const peerSpec = options.compare ? describeSubject(options.compare, workDir, options) : undefined;
@@ -190,11 +188,13 @@ async function main() {
   }
   out.push('');
   out.push(report.text);
+  if (subject.replayError) report.missed.push(`backlog replay failed (${subject.replayError.split('\n')[0]})`);
+  if (peer?.replayError) out.push('', `peer's backlog replay failed: ${peer.replayError.split('\n')[0]}`);
   if (report.missed.length) out.push('', `missed targets: ${report.missed.join('; ')}`);
   process.stdout.write(`${out.join('\n')}\n`);
 
   if (options.json) {
-    writeFileSync(options.json, `${JSON.stringify({ date: new Date().toISOString(), machine, options, subject, peer, figures: report.rows }, null, 2)}\n`);
+    writeFileSync(options.json, `${JSON.stringify({ date: new Date().toISOString(), machine, options: { ...options, phases: [...options.phases] }, subject, peer, figures: report.rows }, null, 2)}\n`);
     progress(`results written to ${options.json}`);
   }
   return options.check && report.missed.length ? 1 : 0;

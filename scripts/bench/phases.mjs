@@ -270,7 +270,7 @@ export async function measureReplay(ctx, spec) {
   );
   let spooled;
   try {
-    const line = await filler.waitForLine(/input ended; waiting until \d+ telegram/, options.replayTimeoutSeconds * 1000);
+    const line = await filler.waitForLine(/input ended; waiting until \d+ telegram/, options.fillTimeoutSeconds * 1000);
     spooled = Number(/waiting until (\d+) telegram/.exec(line)[1]);
   } finally {
     await filler.stop();
@@ -291,7 +291,10 @@ export async function measureReplay(ctx, spec) {
     const arrivals = server.arrivals;
     result.complete = complete;
     result.delivered = arrivals.length;
-    result.telegramsPerSecond = ratePerSecond(arrivals.length, arrivals[0], arrivals.at(-1));
+    // Timed out: the rate over all the time it had, not just up to its last delivery (which may have been long ago).
+    result.telegramsPerSecond = complete
+      ? ratePerSecond(arrivals.length, arrivals[0], arrivals.at(-1))
+      : (arrivals.length * 1000) / (performance.now() - subject.spawnedAt);
     result.secondsFromSpawn = ((arrivals.at(-1) ?? Number.NaN) - subject.spawnedAt) / 1000;
     const sampled = sampler.stop();
     result.sampledPeakRssBytes = sampled.rss;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config, ServerConfig } from '../config/config.ts';
 import { ConfigError } from '../config/config-error.ts';
@@ -9,7 +8,15 @@ import { DEFAULT_SPOOL_MAX_BYTES, describeSpoolEvent, Spool } from './spool.ts';
 export function serverId(server: ServerConfig): string {
   const url = new URL(server.url);
   const readable = `${url.hostname}-${url.port || (url.protocol === 'https:' ? '443' : '80')}`.replace(/[^A-Za-z0-9.-]/g, '_');
-  return `${readable}-${createHash('sha256').update(server.url).digest('hex').slice(0, 8)}`;
+  return `${readable}-${fnv1a(server.url)}`;
+}
+
+// Tells apart two servers on one host and port (different path prefixes); a plain hash, so that node:crypto is not
+// loaded, and kept in memory, by every datalogger for this alone.
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, '0');
 }
 
 /** The server's durable backlog under the data directory; its disk events are logged once per state change. */

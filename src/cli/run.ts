@@ -31,13 +31,11 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
 
   const source = await createSource(config, log);
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
-  const apis: DsmrReaderApi[] = [];
+  const apis = await Promise.all(config.servers.map((server) => DsmrReaderApi.create(server, { timeoutMs: config.timeoutMs, ca, insecure: config.insecure })));
   const backlogs = await Promise.all(config.servers.map((server) => openBacklog(config, server, log)));
   const outboxes = config.servers.map((server, i) => {
-    const api = new DsmrReaderApi(server, { timeoutMs: config.timeoutMs, ca, insecure: config.insecure });
-    apis.push(api);
     const rejected = new RejectedFile(join(config.dataDir, 'rejected', `${serverId(server)}.txt`), log);
-    return new Outbox({ name: server.host, sink: api, backlog: backlogs[i], log, setAside: (t, reason) => rejected.add(t, reason) });
+    return new Outbox({ name: server.host, sink: apis[i], backlog: backlogs[i], log, setAside: (t, reason) => rejected.add(t, reason) });
   });
 
   log.info(`${formatVersion()} starting: input ${source.description}; ${config.servers.map(describeServer).join(', ')}; data in ${config.dataDir}`);

@@ -1,10 +1,8 @@
 import http from 'node:http';
-import https from 'node:https';
 import type { ServerConfig } from '../config/config.ts';
 import type { DeliveryResult } from './classify.ts';
 import { classifyResponse } from './classify.ts';
 import { encodeFormField } from './form-encode.ts';
-import { trustedCertificates } from './trust.ts';
 
 export interface ApiClientOptions {
   timeoutMs: number;
@@ -18,17 +16,23 @@ const MAX_BODY = 4096;
 /** Posts telegrams to one DSMR-reader server over one kept-alive connection. */
 export class DsmrReaderApi {
   private readonly url: URL;
-  private readonly agent: http.Agent;
-  private readonly transport: typeof http | typeof https;
 
-  constructor(private readonly server: ServerConfig, private readonly options: ApiClientOptions) {
+  private constructor(
+    private readonly server: ServerConfig,
+    private readonly options: ApiClientOptions,
+    private readonly transport: Pick<typeof http, 'request'>,
+    private readonly agent: http.Agent,
+  ) {
     this.url = new URL(server.url);
-    const secure = this.url.protocol === 'https:';
-    this.transport = secure ? https : http;
-    // One socket: telegrams go one at a time, in meter order.
-    this.agent = secure
-      ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: trustedCertificates(options.ca), rejectUnauthorized: !options.insecure })
-      : new http.Agent({ keepAlive: true, maxSockets: 1 });
+  }
+
+  /** One socket per server: telegrams go one at a time, in meter order. */
+  static async create(server: ServerConfig, options: ApiClientOptions): Promise<DsmrReaderApi> {
+    if (new URL(server.url).protocol !== 'https:') return new DsmrReaderApi(server, options, http, new http.Agent({ keepAlive: true, maxSockets: 1 }));
+    // TLS costs megabytes of memory; a datalogger that only talks http never loads it.
+    const [{ default: https }, { trustedCertificates }] = await Promise.all([import('node:https'), import('./trust.ts')]);
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: trustedCertificates(options.ca), rejectUnauthorized: !options.insecure });
+    return new DsmrReaderApi(server, options, https, agent);
   }
 
   async post(telegram: Buffer): Promise<DeliveryResult> {
