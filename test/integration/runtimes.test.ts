@@ -78,6 +78,12 @@ describe.each(subjects)('%s', (_name, command, extraEnv) => {
   }, 120_000);
 });
 
+describe('Deno', () => {
+  it('type-checks the whole program as Deno sees it', () => {
+    execFileSync(join(repoRoot, 'node_modules', '.bin', 'deno'), ['check', join(repoRoot, 'src', 'main.ts')], { cwd: repoRoot, stdio: 'pipe' });
+  }, 120_000);
+});
+
 describe('dist/', () => {
   it('SHA256SUMS covers every artifact and verifies', () => {
     const out = execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dist }).toString();
