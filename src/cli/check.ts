@@ -16,6 +16,7 @@ import { loadConfig } from '../config/load.ts';
 import { SETTINGS } from '../config/settings.ts';
 import { describeLine } from '../sources/serial-settings.ts';
 import { trustedCertificates } from '../sinks/trust.ts';
+import { readResponseBody } from '../sinks/response-body.ts';
 
 export const CHECK_USAGE = `Usage: dsmr-datalogger check [--env-file PATH] [--setting value ...]
 
@@ -94,14 +95,7 @@ function emptyPost(server: ServerConfig, timeoutMs: number, ca: Buffer | undefin
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
     req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        if (size < MAX_BODY) chunks.push(chunk);
-        size += chunk.length;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), location: res.headers.location }));
-      res.on('error', reject);
+      readResponseBody(res, MAX_BODY).then((body) => resolve({ status: res.statusCode ?? 0, body, location: res.headers.location }), reject);
     });
     req.end();
   });

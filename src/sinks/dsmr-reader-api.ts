@@ -3,6 +3,7 @@ import type { ServerConfig } from '../config/config.ts';
 import type { DeliveryResult } from './classify.ts';
 import { classifyResponse } from './classify.ts';
 import { encodeFormField } from './form-encode.ts';
+import { readResponseBody } from './response-body.ts';
 
 export interface ApiClientOptions {
   timeoutMs: number;
@@ -10,8 +11,6 @@ export interface ApiClientOptions {
   ca?: Buffer;
   insecure: boolean;
 }
-
-const MAX_BODY = 4096;
 
 /** Posts telegrams to one DSMR-reader server over one kept-alive connection. */
 export class DsmrReaderApi {
@@ -72,17 +71,11 @@ export class DsmrReaderApi {
       });
       req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (size < MAX_BODY) chunks.push(chunk);
-          size += chunk.length;
-        });
-        res.on('end', () => {
-          const retryAfter = res.headers['retry-after'];
-          resolve(classifyResponse(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, this.server.host));
-        });
-        res.on('error', reject);
+        const retryAfter = res.headers['retry-after'];
+        readResponseBody(res).then(
+          (text) => resolve(classifyResponse(res.statusCode ?? 0, text, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, this.server.host)),
+          reject,
+        );
       });
       req.end(body);
     });
