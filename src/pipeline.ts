@@ -4,6 +4,7 @@ import type { Outbox } from './buffers/outbox.ts';
 import { TelegramFramer } from './transforms/framer.ts';
 import { checkCrc, formatCrc } from './transforms/crc-check.ts';
 import { MinimumInterval } from './transforms/min-interval.ts';
+import { isIdentificationStart } from './transforms/p1-bytes.ts';
 import { DecryptingInput } from './transforms/decrypting-input.ts';
 import type { AadSetting } from './transforms/decrypt.ts';
 
@@ -103,7 +104,8 @@ export class Pipeline {
         return;
       }
       log.debug(`forwarding a ${message}: the CRC check is off`);
-    } else if (crc.status === 'valid' || looksLikeHeader(telegram)) {
+    } else if (crc.status === 'valid' || isIdentificationStart(telegram, 0)) {
+      // A CRC-less telegram proves the line settings only with a real identification line, not just any '/'.
       this.options.onValidTelegram?.();
     }
     const now = (this.options.now ?? Date.now)();
@@ -114,9 +116,4 @@ export class Pipeline {
     if (log.enabled('debug')) log.debug(`telegram of ${telegram.length} bytes, CRC ${crc.status === 'valid' ? formatCrc(crc.crc) : crc.status}: forwarding`);
     for (const outbox of this.options.outboxes) outbox.enqueue(telegram);
   }
-}
-
-/** '/' and a three-letter manufacturer id: what a CRC-less telegram must at least have to count as proof of the line settings. */
-function looksLikeHeader(telegram: Buffer): boolean {
-  return /^\/[A-Za-z]{3}/.test(telegram.subarray(0, 4).toString('latin1'));
 }

@@ -2,6 +2,8 @@
 // framer it sees the whole capture at once, so it also hands back the pieces that never completed, flagged as such:
 // a capture that starts mid-telegram, a telegram cut short by the next one, or a meter that sends no "!" at all.
 
+import { BANG, CR, isHexDigit, isIdentificationStart, LF } from '../transforms/p1-bytes.ts';
+
 export interface StreamSegment {
   /** Byte offset of the "/" in the input. */
   offset: number;
@@ -11,36 +13,17 @@ export interface StreamSegment {
   complete: boolean;
 }
 
-const SLASH = 0x2f;
-const BANG = 0x21;
-const CR = 0x0d;
-const LF = 0x0a;
-
-function isLetter(b: number | undefined): boolean {
-  return b !== undefined && ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a));
-}
-
-function isHexDigit(b: number | undefined): boolean {
-  return b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66));
-}
-
-// An identification line is "/" and a three-letter manufacturer flag ("/ISK5", "/KFM5", "/NWA-"). Other slashes are
-// data, such as the "test-/-test" text message of an Iskra MT382, and neither start nor cut a telegram.
-function isHeaderStart(data: Uint8Array, i: number): boolean {
-  return data[i] === SLASH && isLetter(data[i + 1]) && isLetter(data[i + 2]) && isLetter(data[i + 3]);
-}
-
 export function splitTelegrams(data: Uint8Array): StreamSegment[] {
   const segments: StreamSegment[] = [];
   let i = 0;
   while (i < data.length) {
-    if (!isHeaderStart(data, i)) {
+    if (!isIdentificationStart(data, i)) {
       i++;
       continue;
     }
     const start = i;
     let j = i + 1;
-    while (j < data.length && data[j] !== BANG && !isHeaderStart(data, j)) j++;
+    while (j < data.length && data[j] !== BANG && !isIdentificationStart(data, j)) j++;
     if (j >= data.length || data[j] !== BANG) {
       segments.push({ offset: start, bytes: data.subarray(start, j), complete: false });
       i = j;

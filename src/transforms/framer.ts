@@ -2,6 +2,8 @@
 // The bytes of a telegram are kept exactly as they arrived; nothing is decoded or normalised, because the CRC and
 // DSMR-reader both work on the raw bytes.
 
+import { BANG, CR, isHexDigit, isIdentificationStart, LF, SLASH } from './p1-bytes.ts';
+
 export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
 
 export interface FramerStats {
@@ -10,11 +12,6 @@ export interface FramerStats {
   /** Frames that grew past the size bound without an end (noise, wrong serial settings). */
   oversized: number;
 }
-
-const SLASH = 0x2f;
-const BANG = 0x21;
-const CR = 0x0d;
-const LF = 0x0a;
 
 const enum State {
   /** Between telegrams: everything but '/' is noise. */
@@ -25,14 +22,6 @@ const enum State {
   Crc,
   /** After the CR that follows the CRC: an LF may follow. */
   Cr,
-}
-
-function isHexDigit(b: number): boolean {
-  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
-}
-
-function isLetter(b: number): boolean {
-  return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
 }
 
 export class TelegramFramer {
@@ -146,13 +135,11 @@ export class TelegramFramer {
     return telegram;
   }
 
-  // A '/' inside a frame starts a new telegram when it looks like a meter's identification line ('/' and three
-  // letters, e.g. "/ISK5", "/KFM5", "/NWA-"): the telegram before it was cut short. Other slashes are data, such as
-  // the "test-/-test" text message of an Iskra MT382, and must not split a telegram.
+  // A '/' inside a frame that starts an identification line starts a new telegram: the one before it was cut short.
   private restartOffset(): number {
     for (let k = this.innerSlashes.length - 1; k >= 0; k--) {
       const at = this.innerSlashes[k];
-      if (at + 3 < this.length && isLetter(this.buffer[at + 1]) && isLetter(this.buffer[at + 2]) && isLetter(this.buffer[at + 3])) {
+      if (isIdentificationStart(this.buffer, at, this.length)) {
         this.stats.truncated++;
         return at;
       }

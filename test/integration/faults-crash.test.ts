@@ -10,17 +10,16 @@ import { sleep, waitFor } from '../helpers/wait.ts';
 import { mulberry32 } from '../../src/simulate/prng.ts';
 import {
   expectDelivered,
-  FlakyServer,
+  type FlakyServer,
   idOf,
   makeTelegrams,
   matchReads,
   readsOf,
+  RETRY_DEADLINE_MS,
   Scene,
   waitForDelivery,
   waitForReads,
 } from './faults-kit.ts';
-
-const RETRY_DEADLINE_MS = 90_000;
 
 let scene: Scene;
 
@@ -31,12 +30,6 @@ beforeEach(() => {
 afterEach(async () => {
   await scene.close();
 });
-
-async function server(opts: { up?: boolean } = {}): Promise<FlakyServer> {
-  const s = await FlakyServer.start(opts);
-  scene.onCleanup(() => s.down());
-  return s;
-}
 
 async function pty(): Promise<Pty> {
   const p = await openPty(scene.dir);
@@ -69,7 +62,7 @@ const ids = (telegrams: Buffer[]) => telegrams.map(idOf);
 
 describe('faults: the process', () => {
   it('done when: the server is down while 400 telegrams arrive, kill -9 twice, restarts; server back: all 400, in order', async () => {
-    const api = await server({ up: false });
+    const api = await scene.server({ up: false });
     const meter = await pty();
     const sent = makeTelegrams(400, 21);
 
@@ -105,7 +98,7 @@ describe('faults: the process', () => {
   const rounds = 12;
   it(`kill -9 at random moments while the server is down, ${rounds} rounds (seed ${seed}; FAULTS_SEED=${seed} replays the moments)`, async () => {
     const random = mulberry32(seed);
-    const api = await server({ up: false });
+    const api = await scene.server({ up: false });
     const meter = await pty();
     const sent = makeTelegrams(3000, 22);
 
@@ -186,7 +179,7 @@ describe('faults: the process', () => {
   }, 120_000);
 
   it('SIGTERM during a backlog replay: exits 0 within 10 s; after a restart the rest arrives, in order', async () => {
-    const api = await server({ up: false });
+    const api = await scene.server({ up: false });
     const sent = makeTelegrams(1600, 23);
     const first = scene.startOnStdin(api);
     first.proc.stdin!.write(concat(sent.slice(0, 1500)));
@@ -220,7 +213,7 @@ describe('faults: the process', () => {
   }, 120_000);
 
   it('kill -9 during a backlog replay: after a restart the rest arrives, in order, with few duplicates', async () => {
-    const api = await server({ up: false });
+    const api = await scene.server({ up: false });
     const sent = makeTelegrams(3000, 25);
     const first = scene.startOnStdin(api);
     first.proc.stdin!.write(concat(sent));
@@ -248,7 +241,7 @@ describe('faults: the process', () => {
     ['the last record cut short', 'cut'],
     ['a record in the middle damaged', 'flip'],
   ] as const)('a corrupted spool (%s): every intact record arrives, the damage is reported', async (_, damage) => {
-    const api = await server({ up: false });
+    const api = await scene.server({ up: false });
     const sent = makeTelegrams(70, 24);
     const first = scene.startOnStdin(api);
     first.proc.stdin!.write(concat(sent.slice(0, 60)));

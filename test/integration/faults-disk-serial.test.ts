@@ -7,9 +7,7 @@ import type { Datalogger } from '../helpers/datalogger.ts';
 import { openPty } from '../helpers/pty.ts';
 import { inspectSpool, spoolDirs } from '../helpers/spool-inspect.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
-import { deliveryOf, expectDelivered, FlakyServer, idOf, makeTelegrams, readCount, Scene, waitForDelivery, waitForReads } from './faults-kit.ts';
-
-const RETRY_DEADLINE_MS = 90_000;
+import { deliveryOf, expectDelivered, idOf, makeTelegrams, readCount, RETRY_DEADLINE_MS, Scene, waitForDelivery, waitForReads } from './faults-kit.ts';
 
 let scene: Scene;
 
@@ -20,12 +18,6 @@ beforeEach(() => {
 afterEach(async () => {
   await scene.close();
 });
-
-async function server(opts: { up?: boolean } = {}): Promise<FlakyServer> {
-  const s = await FlakyServer.start(opts);
-  scene.onCleanup(() => s.down());
-  return s;
-}
 
 /** The data directory on a tmpfs of `size`; undefined (and a message) where mounting is not permitted. */
 function smallDisk(size: string): string | undefined {
@@ -50,7 +42,7 @@ describe('faults: the machine', () => {
   it('the disk fills up (256 KiB tmpfs) while the server is down: keeps running, says so once, delivers all it held', async (ctx) => {
     const refused = smallDisk('256k');
     if (refused) return ctx.skip(refused);
-    const api = await server({ up: false });
+    const api = await scene.server({ up: false });
     const sent = makeTelegrams(500, 31);
     const dl = scene.startOnStdin(api);
     for (let i = 0; i < sent.length; i += 100) {
@@ -76,7 +68,7 @@ describe('faults: the machine', () => {
   it('the disk stays full: what is held in memory is bounded (the oldest held go first), order holds', async (ctx) => {
     const refused = smallDisk('256k');
     if (refused) return ctx.skip(refused);
-    const api = await server({ up: false });
+    const api = await scene.server({ up: false });
     // About 18 MB: more than the 16 MiB the spool holds in memory while the disk refuses writes.
     const sent = makeTelegrams(21_000, 32);
     const dl = scene.startOnStdin(api, { DSMR_DATALOGGER_LOG_LEVEL: 'info' });
@@ -118,7 +110,7 @@ describe('faults: the machine', () => {
   }, 180_000);
 
   it.each(['native', 'stty'])('the serial port vanishes mid-telegram while the server is down (%s backend): the cut one is dropped, the rest arrive', async (backend) => {
-    const api = await server({ up: false });
+    const api = await scene.server({ up: false });
     const meter = await openPty(scene.dir);
     scene.onCleanup(() => meter.close());
     const sent = makeTelegrams(20, 33);

@@ -12,6 +12,10 @@ import { crc16 } from '../../src/transforms/crc16.ts';
 
 export const KEY = 'fault-suite-key-0123456789abcdef';
 
+// The outbox retries with full jitter from 1 s doubling up to 5 min, so after a few seconds of trouble the next try
+// can be tens of seconds away; these deadlines cover that without the tests sleeping for it.
+export const RETRY_DEADLINE_MS = 90_000;
+
 // ---- telegrams ---------------------------------------------------------------------------------------------------
 
 /** `count` valid DSMR 5 telegrams, one second apart, so each carries its own timestamp. Same seed, same telegrams. */
@@ -149,6 +153,13 @@ export class Scene {
   /** Reading the telegrams from stdin, kept open until the test ends it. */
   startOnStdin(server: { url: string }, env: Record<string, string> = {}): Datalogger {
     return this.start(server, { DSMRREADER_REMOTE_DATALOGGER_INPUT_METHOD: 'file', DSMR_DATALOGGER_INPUT_FILE: '-', ...env });
+  }
+
+  /** A DSMR-reader stand-in that this scene takes down at the end. */
+  async server(opts: { up?: boolean } = {}): Promise<FlakyServer> {
+    const s = await FlakyServer.start(opts);
+    this.onCleanup(() => s.down());
+    return s;
   }
 
   onCleanup(cleanup: () => Promise<unknown> | unknown): void {

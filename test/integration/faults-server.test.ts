@@ -6,11 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { allSegmentFiles, inspectSpool, spoolDirs } from '../helpers/spool-inspect.ts';
 import { sleep } from '../helpers/wait.ts';
-import { expectDelivered, FlakyServer, idOf, makeTelegrams, readCount, Scene, waitForDelivery, waitForReads } from './faults-kit.ts';
-
-// The outbox retries with full jitter from 1 s doubling up to 5 min, so after a few seconds of trouble the next try
-// can be tens of seconds away; these deadlines cover that without the tests sleeping for it.
-const RETRY_DEADLINE_MS = 90_000;
+import { expectDelivered, idOf, makeTelegrams, readCount, RETRY_DEADLINE_MS, Scene, waitForDelivery, waitForReads } from './faults-kit.ts';
 
 let scene: Scene;
 
@@ -22,17 +18,11 @@ afterEach(async () => {
   await scene.close();
 });
 
-async function server(opts: { up?: boolean } = {}): Promise<FlakyServer> {
-  const s = await FlakyServer.start(opts);
-  scene.onCleanup(() => s.down());
-  return s;
-}
-
 const concat = (telegrams: Buffer[]) => Buffer.concat(telegrams);
 
 describe('faults: the server', () => {
   it('is down for a while (connection refused): everything read meanwhile arrives afterwards, in order', async () => {
-    const api = await server();
+    const api = await scene.server();
     // More than one replay batch (256) waits by the time the server is back.
     const sent = makeTelegrams(630, 11);
     const dl = scene.startOnStdin(api);
@@ -60,7 +50,7 @@ describe('faults: the server', () => {
   }, 120_000);
 
   it('answers 503 and 429, with and without Retry-After: retried, Retry-After honoured, nothing lost', async () => {
-    const api = await server();
+    const api = await scene.server();
     const sent = makeTelegrams(40, 12);
     // Post 10: 503 asking for 3 s (more than the first backoff step, 1 s at most); 11: a bare 503; 12: 429, 1 s.
     const trouble: Record<number, { status: number; body: string; headers?: Record<string, string> }> = {
@@ -83,7 +73,7 @@ describe('faults: the server', () => {
   }, 120_000);
 
   it('is slower than the timeout: the request is retried (a duplicate the server stored late), order holds', async () => {
-    const api = await server();
+    const api = await scene.server();
     const sent = makeTelegrams(40, 13);
     // Posts 5-7 take 2.5 s; the datalogger gives up after 1 s. DSMR-reader would still have stored them.
     api.behaviour = ({ telegramIndex }) => (telegramIndex >= 5 && telegramIndex <= 7 ? { status: 201, delayMs: 2500 } : undefined);
@@ -98,7 +88,7 @@ describe('faults: the server', () => {
   }, 120_000);
 
   it('refuses the key (403): keeps everything, says so once; restarted with the right key, all arrive in order', async () => {
-    const api = await server();
+    const api = await scene.server();
     const sent = makeTelegrams(40, 14);
     const wrong = scene.startOnStdin(api, { DSMRREADER_REMOTE_DATALOGGER_API_KEYS: 'not-the-right-key-000000' });
     wrong.proc.stdin!.write(concat(sent.slice(0, 20)));
@@ -123,7 +113,7 @@ describe('faults: the server', () => {
   }, 60_000);
 
   it('cannot parse one telegram (500) and refuses another (400): both set aside with the reason, delivery goes on', async () => {
-    const api = await server();
+    const api = await scene.server();
     const sent = makeTelegrams(30, 15);
     const unparsable = idOf(sent[7]);
     const refused = idOf(sent[15]);
@@ -155,7 +145,7 @@ describe('faults: the server', () => {
   });
 
   it('is healthy: nothing is written to the spool (0 bytes in segment files)', async () => {
-    const api = await server();
+    const api = await scene.server();
     const sent = makeTelegrams(60, 16);
     const dl = scene.startOnStdin(api);
     // At a meter's pace, a few at a time, each batch delivered before the next: the memory queue is for this.
