@@ -32,10 +32,18 @@ async function main(argv: string[]): Promise<number> {
       return runInspect(rest, process.env);
     }
     case 'run':
-      return runDatalogger(rest, process.env);
+      return runDatalogger(rest, process.env, onStopSignal);
     default:
-      return runDatalogger(argv, process.env);
+      return runDatalogger(argv, process.env, onStopSignal);
   }
+}
+
+/**
+ * supervisor stops with SIGTERM, a terminal with SIGINT, and a closed session or a log-rotation habit with SIGHUP:
+ * each is an orderly stop that hands what is queued to the spool, never a loss.
+ */
+function onStopSignal(stop: (why: string) => void): void {
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stop(`${signal} received`));
 }
 
 main(process.argv.slice(2)).then(

@@ -1,187 +1,100 @@
-import type { Logger } from '../log/logger.ts';
-import type { DeliveryResult } from '../sinks/classify.ts';
-import type { BackoffPolicy } from '../policy/backoff.ts';
-import { backoffDelay, DELIVERY_POLICY, REFUSED_POLICY } from '../policy/backoff.ts';
+// One output's queue, in two tiers: memory while the consumer keeps up, the durable backlog from its first failure
+// until it has caught up. Healthy operation writes nothing to disk; a consumer that is away loses nothing read.
+// Order holds across the tiers: while anything waits in the backlog, new telegrams join it there.
+import type { Backlog } from './backlog.ts';
 
-/** Where a server's telegrams wait while it is away: on disk, so a restart loses nothing (see spool.ts). */
-export interface Backlog {
-  append(telegram: Buffer): void;
-  readonly count: number;
-  /** The oldest waiting telegrams, in order, without removing them. */
-  readBatch(max: number): Promise<Buffer[]>;
-  /** The first n of them were delivered (or set aside). */
-  ack(n: number): Promise<void>;
-  flush(): Promise<void>;
-  close(): Promise<void>;
+interface Waiting {
+  telegram: Buffer;
+  readAt: number;
 }
 
-export interface Sink {
-  post(telegram: Buffer): Promise<DeliveryResult>;
-}
+/** A consumer that answers, but slower than the meter talks, must not make memory grow. */
+export const MEMORY_QUEUE_LIMIT = 100;
 
-export interface OutboxOptions {
-  /** The server, as the user wrote it, for logs. */
-  name: string;
-  sink: Sink;
-  backlog: Backlog;
-  log: Logger;
-  /** A telegram the server refused for good, with its reason: kept for the user to inspect, never retried. */
-  setAside(telegram: Buffer, reason: string): void;
-  random?: () => number;
-  /** How long to wait after a failure; the defaults suit a real server. */
-  retry?: { unavailable: BackoffPolicy; refused: BackoffPolicy };
-}
-
-export interface OutboxStats {
-  delivered: number;
-  rejected: number;
-}
-
-type ServerState = 'up' | 'unavailable' | 'refused';
-
-const REPLAY_BATCH = 256;
-const MEMORY_QUEUE_LIMIT = 100;
-/** The spool promises that a telegram read while its server is unreachable is written within a second. */
-const SLOW_ANSWER_MS = 1000;
-
-/**
- * One server's queue, delivered in meter order, one telegram at a time. While the server answers, telegrams wait in
- * memory only (healthy operation writes nothing to disk); from its first failure until the backlog has drained, they
- * go to the durable backlog, so that order holds and nothing read is lost.
- */
 export class Outbox {
-  readonly stats: OutboxStats = { delivered: 0, rejected: 0 };
-  private memory: Buffer[] = [];
+  private memory: Waiting[] = [];
   private spooling = false;
-  private state: ServerState = 'up';
-  private attempt = 0;
-  private lastRejectReason = '';
-  private stopping = false;
-  /** stop() took what was waiting over to the backlog; a request still in flight must not touch the queues. */
-  private handedOver = false;
   private wake: (() => void) | undefined;
-  private loop: Promise<void> | undefined;
 
-  constructor(private readonly options: OutboxOptions) {}
-
-  /** Telegrams waiting for this server, in memory and on disk. */
-  get queued(): number {
-    return this.memory.length + this.options.backlog.count;
-  }
-
-  get isUp(): boolean {
-    return this.state === 'up';
-  }
-
-  start(): void {
+  constructor(
+    private readonly backlog: Backlog,
+    private readonly memoryLimit = MEMORY_QUEUE_LIMIT,
+  ) {
     // A backlog left by an earlier run goes out first, before anything read now.
-    this.spooling = this.options.backlog.count > 0;
-    this.loop = this.run();
+    this.spooling = backlog.count > 0;
   }
 
-  enqueue(telegram: Buffer): void {
-    if (this.spooling) this.options.backlog.append(telegram);
+  get inMemory(): number {
+    return this.memory.length;
+  }
+
+  get spooled(): number {
+    return this.backlog.count;
+  }
+
+  get spooledBytes(): number {
+    return this.backlog.bytes;
+  }
+
+  /** Telegrams waiting, in memory and on disk. */
+  get queued(): number {
+    return this.memory.length + this.backlog.count;
+  }
+
+  /** When the oldest waiting telegram was read: the backlog holds the older ones whenever it holds any. */
+  get oldestReadAt(): number | undefined {
+    return this.backlog.count > 0 ? (this.backlog.oldestReadAt ?? this.memory[0]?.readAt) : this.memory[0]?.readAt;
+  }
+
+  enqueue(telegram: Buffer, readAt: number): void {
+    if (this.spooling) this.backlog.append(telegram, readAt);
     else {
-      this.memory.push(telegram);
-      // A server that answers, but slower than the meter talks, must not make memory grow.
-      if (this.memory.length > MEMORY_QUEUE_LIMIT) this.moveMemoryToBacklog();
+      this.memory.push({ telegram, readAt });
+      if (this.memory.length > this.memoryLimit) this.spill();
     }
     this.wake?.();
   }
 
-  /** Stops delivering; what was not delivered is written to the backlog. Waits at most graceMs for a request in flight. */
-  async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.loop, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
-    this.handedOver = true;
-    this.moveMemoryToBacklog();
-    await this.options.backlog.flush();
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      const fromBacklog = this.options.backlog.count > 0;
-      const batch = fromBacklog ? await this.options.backlog.readBatch(REPLAY_BATCH) : this.memory.slice(0, 1);
-      if (batch.length === 0) {
-        this.spooling = false;
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        this.wake = undefined;
-        continue;
-      }
-      for (const telegram of batch) {
-        if (this.stopping) return;
-        // A server that takes long to answer may be gone: what the meter sends meanwhile goes to disk, not only memory.
-        const slow = setTimeout(() => {
-          if (!this.handedOver) this.moveMemoryToBacklog();
-        }, SLOW_ANSWER_MS);
-        const result = await this.options.sink.post(telegram);
-        clearTimeout(slow);
-        if (this.handedOver) return;
-        if (result.outcome === 'delivered' || result.outcome === 'rejected') {
-          if (result.outcome === 'delivered') this.stats.delivered++;
-          else this.reject(telegram, result.reason);
-          // It may have moved from memory to the backlog while in flight; either way it is the oldest one waiting.
-          if (this.memory[0] === telegram) this.memory.shift();
-          else await this.options.backlog.ack(1);
-          this.serverAnswered();
-        } else {
-          this.moveMemoryToBacklog();
-          this.serverFailed(result.outcome, result.reason);
-          const retry = this.options.retry ?? { unavailable: DELIVERY_POLICY, refused: REFUSED_POLICY };
-          const policy = result.outcome === 'refused' ? retry.refused : retry.unavailable;
-          const delay = Math.max(backoffDelay(policy, this.attempt++, this.options.random), result.outcome === 'unavailable' ? (result.retryAfterMs ?? 0) : 0);
-          await this.pause(delay);
-          break;
-        }
-      }
-    }
-  }
-
-  private moveMemoryToBacklog(): void {
-    for (const telegram of this.memory) this.options.backlog.append(telegram);
+  /** Everything in memory goes to the backlog, and new telegrams follow it there until the consumer has caught up. */
+  spill(): void {
+    for (const { telegram, readAt } of this.memory) this.backlog.append(telegram, readAt);
     this.memory = [];
     this.spooling = true;
   }
 
-  private reject(telegram: Buffer, reason: string): void {
-    this.stats.rejected++;
-    this.options.setAside(telegram, reason);
-    // A server that cannot parse one telegram usually cannot parse the next either: say it once per reason.
-    const log = this.options.log;
-    if (reason !== this.lastRejectReason) log.warn(`${this.options.name} rejected a telegram: ${reason}; it is set aside and delivery goes on`);
-    else log.debug(`${this.options.name} rejected a telegram: ${reason}`);
-    this.lastRejectReason = reason;
+  /**
+   * The next telegrams to deliver, oldest first, without removing them: a batch from the backlog while it holds any,
+   * else the head of the memory queue. Empty when nothing waits: the consumer has caught up.
+   */
+  async next(max: number): Promise<Buffer[]> {
+    if (this.backlog.count > 0) return this.backlog.readBatch(max);
+    if (this.memory.length > 0) return [this.memory[0].telegram];
+    this.spooling = false;
+    return [];
   }
 
-  private serverAnswered(): void {
-    this.attempt = 0;
-    if (this.state !== 'up') {
-      this.state = 'up';
-      this.options.log.info(`${this.options.name} is back; ${this.queued} telegram(s) waiting are being delivered`);
-    }
+  /** The oldest waiting telegram was delivered or set aside. */
+  async done(telegram: Buffer): Promise<void> {
+    // It may have moved from memory to the backlog while in flight; either way it is the oldest one waiting.
+    if (this.memory[0]?.telegram === telegram) this.memory.shift();
+    else await this.backlog.ack(1);
   }
 
-  private serverFailed(state: 'unavailable' | 'refused', reason: string): void {
-    if (this.state === state) return;
-    this.state = state;
-    const log = this.options.log;
-    if (state === 'refused') log.error(`${this.options.name}: ${reason}; keeping all telegrams and retrying slowly until this is fixed`);
-    else log.warn(`${this.options.name} unavailable (${reason}); keeping telegrams and retrying`);
+  /** Resolves when a telegram waits (at once if one already does), or wakeUp() is called. */
+  whenMore(): Promise<void> {
+    if (this.queued > 0) return Promise.resolve();
+    return new Promise<void>((resolve) => (this.wake = resolve)).finally(() => (this.wake = undefined));
   }
 
-  private pause(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
-        if (this.stopping) done();
-      };
-    }).finally(() => (this.wake = undefined));
+  wakeUp(): void {
+    this.wake?.();
+  }
+
+  flush(): Promise<void> {
+    return this.backlog.flush();
+  }
+
+  close(): Promise<void> {
+    return this.backlog.close();
   }
 }

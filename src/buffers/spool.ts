@@ -63,6 +63,8 @@ export interface SpoolStats {
   corruptSkipped: number;
   /** Records dropped because of the size limit or, while the disk refused writes, the memory limit. */
   droppedOldest: number;
+  /** The same as droppedOldest, by the name the Backlog interface reports it under. */
+  readonly droppedFull: number;
   /** Failed attempts to write records (each is retried; records are only lost through droppedOldest). */
   writeErrors: number;
 }
@@ -113,7 +115,14 @@ function errorMessage(error: unknown): string {
 }
 
 export class Spool {
-  readonly stats: SpoolStats = { corruptSkipped: 0, droppedOldest: 0, writeErrors: 0 };
+  readonly stats: SpoolStats = {
+    corruptSkipped: 0,
+    droppedOldest: 0,
+    writeErrors: 0,
+    get droppedFull() {
+      return this.droppedOldest;
+    },
+  };
 
   private readonly dir: string;
   private readonly maxBytes: number;
@@ -199,6 +208,11 @@ export class Spool {
   }
 
   /** Records not yet acknowledged, including those only in memory. */
+  /** Not recorded in this format. */
+  get oldestReadAt(): number | undefined {
+    return undefined;
+  }
+
   get count(): number {
     let records = this.memory.length + this.inflightRecords;
     for (const segment of this.segments) records += segment.records;
@@ -218,7 +232,7 @@ export class Spool {
   }
 
   /** Queues a telegram; it reaches write(2) right after the current event-loop turn. */
-  append(telegram: Uint8Array): void {
+  append(telegram: Uint8Array, _readAt?: number): void {
     if (this.closed) throw new Error('spool is closed');
     const record = encodeRecord(telegram);
     this.memory.push({ seq: this.nextSeq++, record });

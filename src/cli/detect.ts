@@ -12,8 +12,9 @@ import { createLogger, type Logger } from '../log/logger.ts';
 import type { SerialBackend, SerialConnection } from '../sources/serial-backend.ts';
 import { describeLine, LINE_115200_8N1, LINE_9600_7E1, type LineSettings } from '../sources/serial-settings.ts';
 import { TcpSource } from '../sources/tcp.ts';
-import { DecryptingInput, DECRYPTION_KEY_SETTING, type DecryptionState } from '../transforms/decrypting-input.ts';
-import { TelegramFramer } from '../transforms/framer.ts';
+import { DECRYPTION_KEY_SETTING, type DecryptionState } from '../transforms/decrypting-input.ts';
+import { ReadingStage } from '../core/reading-stage.ts';
+import { systemClock } from '../core/clock.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
 import { readDecryptionSettings, type DecryptionSettings } from './inspect.ts';
 
@@ -257,15 +258,16 @@ class Listener {
   bytes = 0;
   private readonly telegrams: Seen[] = [];
   private readonly frameTimes: number[] = [];
-  private readonly framer = new TelegramFramer();
-  private readonly input: DecryptingInput;
+  private readonly stage: ReadingStage;
   private wake: (() => void) | undefined;
 
   constructor(decryption: DecryptionSettings) {
-    this.input = new DecryptingInput({ ...decryption, log: createLogger('error', () => undefined) }, {
-      bytes: (bytes) => this.accept(this.framer.push(bytes)),
-      boundary: () => this.accept(this.framer.discontinuity()),
-      frame: () => {
+    this.stage = new ReadingStage({
+      clock: systemClock,
+      log: createLogger('error', () => undefined),
+      decryption,
+      telegram: (telegram) => this.accept(telegram),
+      encryptedFrame: () => {
         this.frameTimes.push(Date.now());
         this.wake?.();
       },
@@ -274,17 +276,16 @@ class Listener {
 
   push(chunk: Buffer): void {
     this.bytes += chunk.length;
-    this.input.push(chunk);
+    this.stage.push(chunk);
   }
 
   discontinuity(): void {
-    this.input.discontinuity();
-    this.accept(this.framer.discontinuity());
+    this.stage.discontinuity();
   }
 
   /** Listening is over: a telegram still waiting for the line end after its CRC is complete without it. */
   finish(): void {
-    this.accept(this.framer.lineEndOverdue());
+    this.stage.flush();
   }
 
   /** A telegram that makes sense at this setting: a CRC that checks out, or a CRC-less one (DSMR 2.2/3) that decodes. */
@@ -338,12 +339,12 @@ class Listener {
 
   report(input: string, line: LineSettings | null): DetectReport {
     const first = (this.basis[0] ?? this.telegrams[0])?.decoded;
-    const encrypted = this.input.encrypted;
+    const encrypted = this.stage.decryption.encrypted;
     const interval = median(this.gaps());
     const variant = encrypted ? 'lu' : (first?.variant ?? null);
     const notes: string[] = [];
-    if (encrypted && this.input.state === 'no-key') notes.push(`the meter encrypts its telegrams: set ${DECRYPTION_KEY_SETTING} to the 32 hex digits of the key from your grid operator`);
-    if (encrypted && this.input.state === 'failing') notes.push(`${DECRYPTION_KEY_SETTING} does not decrypt this meter's telegrams: check the key (and DSMR_DATALOGGER_DECRYPTION_AAD)`);
+    if (encrypted && this.stage.decryption.state === 'no-key') notes.push(`the meter encrypts its telegrams: set ${DECRYPTION_KEY_SETTING} to the 32 hex digits of the key from your grid operator`);
+    if (encrypted && this.stage.decryption.state === 'failing') notes.push(`${DECRYPTION_KEY_SETTING} does not decrypt this meter's telegrams: check the key (and DSMR_DATALOGGER_DECRYPTION_AAD)`);
     const crcInvalid = this.telegrams.filter((s) => s.decoded.crc.valid === false).length;
     if (crcInvalid > 0) notes.push(`${crcInvalid} telegram(s) with a CRC that does not check out: a bad cable or connection, or a meter that computes it differently (DSMR_DATALOGGER_CRC_CHECK=false forwards them anyway)`);
     if (interval === null) notes.push('only one telegram arrived while listening: listen longer (--seconds) to measure the interval');
@@ -361,7 +362,7 @@ class Listener {
       crcAbsent: this.telegrams.filter((s) => s.decoded.crc.valid === null).length,
       intervalSeconds: interval === null ? null : Math.round(interval / 100) / 10,
       encrypted,
-      decryption: encrypted ? this.input.state : null,
+      decryption: encrypted ? this.stage.decryption.state : null,
       dsmrVersionSetting: versionSetting(line, variant, first?.version?.dsmr ?? null, this.telegrams.length > 0 && this.telegrams.every((t) => t.decoded.crc.valid === null)),
       notes,
     };
@@ -381,12 +382,12 @@ class Listener {
       if (gap > 0) byClock.push(gap);
     }
     if (byClock.length > 0) return byClock;
-    return arrivalGaps(this.input.encrypted ? this.frameTimes : good.map((s) => s.at));
+    return arrivalGaps(this.stage.decryption.encrypted ? this.frameTimes : good.map((s) => s.at));
   }
 
-  private accept(telegrams: Buffer[]): void {
-    for (const telegram of telegrams) this.telegrams.push({ at: Date.now(), decoded: decodeTelegram(telegram) });
-    if (telegrams.length > 0) this.wake?.();
+  private accept(telegram: Buffer): void {
+    this.telegrams.push({ at: Date.now(), decoded: decodeTelegram(telegram) });
+    this.wake?.();
   }
 }
 

@@ -1,3 +1,5 @@
+// `dsmr-datalogger [run]`: composition only. Settings become ports (a source, one output per consumer, the system
+// clock, the logger), and the core does the rest.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, ServerConfig } from '../config/config.ts';
@@ -5,90 +7,56 @@ import { ConfigError } from '../config/config-error.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Logger } from '../log/logger.ts';
 import { createLogger } from '../log/logger.ts';
-import { Outbox } from '../buffers/outbox.ts';
 import { openBacklog, serverId } from '../buffers/server-storage.ts';
 import { RejectedFile } from '../buffers/rejected-file.ts';
-import { DsmrReaderApi } from '../sinks/dsmr-reader-api.ts';
-import { Pipeline } from '../pipeline.ts';
+import { DsmrReaderApi } from '../sinks/dsmr-reader/service.ts';
 import type { Source } from '../sources/source.ts';
 import { SerialSource } from '../sources/serial.ts';
 import { TcpSource } from '../sources/tcp.ts';
 import { FileSource } from '../sources/file.ts';
+import { Output } from '../outputs/output.ts';
+import { Datalogger } from '../core/datalogger.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 import { formatVersion } from './build-info.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
-import { StatsReporter } from '../log/stats.ts';
 
-/** SIGTERM must end us well within supervisor's stopwaitsecs; a request in flight gets this long to finish. */
-const STOP_GRACE_MS = 5000;
-const STOP_DEADLINE_MS = 9500;
+/** How the process asks the running datalogger to stop (signals, owned by main.ts). */
+export type OnStopRequest = (stop: (why: string) => void) => void;
 
 /** The datalogger itself. Resolves with the exit status. */
-export async function runDatalogger(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+export async function runDatalogger(argv: string[], env: Record<string, string | undefined>, onStopRequest: OnStopRequest = () => {}): Promise<number> {
   const { config, unknown } = loadConfig(argv, env);
   const log = createLogger(config.logLevel);
+  const clock = systemClock;
   prepareDataDir(config);
   for (const name of unknown) log.warn(`${name} is not a setting this program knows; it is ignored (see --help for the names)`);
 
   const source = await createSource(config, log);
-  const ca = config.caFile ? readFileSync(config.caFile) : undefined;
-  const apis = await Promise.all(config.servers.map((server) => DsmrReaderApi.create(server, { timeoutMs: config.timeoutMs, ca, insecure: config.insecure })));
-  const backlogs = await Promise.all(config.servers.map((server) => openBacklog(config, server, log)));
-  const outboxes = config.servers.map((server, i) => {
-    const rejected = new RejectedFile(join(config.dataDir, 'rejected', `${serverId(server)}.txt`), log);
-    return new Outbox({ name: server.host, sink: apis[i], backlog: backlogs[i], log, setAside: (t, reason) => rejected.add(t, reason) });
-  });
-
+  const outputs = await Promise.all(config.servers.map((server) => dsmrReaderOutput(config, server, clock, log)));
   log.info(`${formatVersion()} starting: input ${source.description}; ${config.servers.map(describeServer).join(', ')}; data in ${config.dataDir}`);
   if (config.insecure) log.warn('HTTPS certificates are not checked (DSMR_DATALOGGER_INSECURE)');
-  for (const [i, outbox] of outboxes.entries()) {
-    if (outbox.queued > 0) log.info(`${config.servers[i].host}: ${outbox.queued} telegram(s) from an earlier run go out first`);
-    outbox.start();
-  }
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stats = new StatsReporter(log, config.statsIntervalMs, () => ({ pipeline: pipeline.stats, framer: pipeline.framer.stats, servers: config.servers.map((s, i) => ({ name: s.host, outbox: outboxes[i] })) }));
-    const stop = async (why: string, code: number) => {
-      if (stopping) return;
-      stopping = true;
-      log.info(`${why}: stopping`);
-      // Whatever happens below, exit before supervisor would reach for SIGKILL.
-      setTimeout(() => resolve(code), STOP_DEADLINE_MS).unref();
-      stats.stop();
-      await source.stop();
-      pipeline.stop();
-      await Promise.all(outboxes.map((o) => o.stop(STOP_GRACE_MS)));
-      await Promise.all(backlogs.map((b) => b.close()));
-      for (const api of apis) api.close();
-      const waiting = outboxes.reduce((n, o) => n + o.queued, 0);
-      log.info(`stopped${waiting ? `; ${waiting} telegram(s) kept for the next start` : ''}`);
-      resolve(code);
-    };
-    const pipeline = new Pipeline({
-      source,
-      outboxes,
-      crcCheck: config.crcCheck,
-      minIntervalMs: config.minIntervalMs,
-      log,
-      decryption: { key: config.decryptionKey, aad: config.decryptionAad },
-      onValidTelegram: () => (source instanceof SerialSource ? source.confirmLine() : undefined),
-      onEnd: () => void drainThenStop(),
-      onFailure: (err) => {
-        log.error(err.message);
-        void stop('input failed', 1);
-      },
-    });
-    const drainThenStop = async () => {
-      const waiting = () => outboxes.reduce((n, o) => n + o.queued, 0);
-      if (waiting() > 0) log.info(`input ended; waiting until ${waiting()} telegram(s) are delivered`);
-      while (waiting() > 0 && !stopping) await new Promise((r) => setTimeout(r, 100));
-      await stop('input ended, everything delivered', 0);
-    };
-    process.once('SIGTERM', () => void stop('SIGTERM received', 0));
-    process.once('SIGINT', () => void stop('SIGINT received', 0));
-    pipeline.start();
-    stats.start();
+  const datalogger = new Datalogger({
+    source,
+    outputs,
+    clock,
+    log,
+    version: formatVersion(),
+    crcCheck: config.crcCheck,
+    decryption: { key: config.decryptionKey, aad: config.decryptionAad },
+    statsIntervalMs: config.statsIntervalMs,
   });
+  onStopRequest((why) => void datalogger.stop(why, 0));
+  datalogger.start();
+  return datalogger.done;
+}
+
+async function dsmrReaderOutput(config: Config, server: ServerConfig, clock: Clock, log: Logger): Promise<Output> {
+  const ca = config.caFile ? readFileSync(config.caFile) : undefined;
+  const sink = await DsmrReaderApi.create(server, { timeoutMs: config.timeoutMs, ca, insecure: config.insecure });
+  const backlog = await openBacklog(config, server, log);
+  const rejected = new RejectedFile(join(config.dataDir, 'rejected', `${serverId(server)}.txt`), log);
+  return new Output({ name: server.host, sink, backlog, clock, log, minIntervalMs: config.minIntervalMs, setAside: (t, reason) => rejected.add(t, reason) });
 }
 
 function describeServer(server: ServerConfig): string {

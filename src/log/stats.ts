@@ -1,31 +1,31 @@
-import type { Logger } from './logger.ts';
-import type { PipelineStats } from '../pipeline.ts';
-import type { FramerStats } from '../transforms/framer.ts';
-import type { Outbox } from '../buffers/outbox.ts';
+// The one periodic line: enough to see at a glance that all is well, rare enough to spare an SD card.
+import type { DataloggerStatus } from '../core/status.ts';
 
-export interface StatsSnapshot {
-  pipeline: PipelineStats;
-  framer: FramerStats;
-  servers: { name: string; outbox: Outbox }[];
+export function formatStats(s: DataloggerStatus): string {
+  const i = s.input;
+  const input = [
+    `telegrams read ${i.read}`,
+    `CRC failures ${i.crcFailures}`,
+    `truncated ${i.cutOff}`,
+    ...optional('not telegrams', i.notTelegrams),
+    ...optional('oversized', i.oversized),
+    ...optional('decryption failures', i.decryptionFailures),
+    ...optional('stalls', i.stalls),
+  ];
+  const outputs = s.outputs.map((o) => {
+    const parts = [
+      `forwarded ${o.delivered}`,
+      `queued ${o.queuedInMemory + o.spooledTelegrams}`,
+      `rejected ${o.rejected}`,
+      ...optional('skipped by interval', o.skippedByInterval),
+      ...optional('dropped, spool full', o.droppedSpoolFull),
+      ...optional('spool write errors', o.spoolWriteErrors),
+    ];
+    return `${o.name}: ${parts.join(', ')}`;
+  });
+  return `stats: ${input.join(', ')}; ${outputs.join('; ')}`;
 }
 
-export function formatStats(s: StatsSnapshot): string {
-  const servers = s.servers.map(({ name, outbox }) => `${name}: forwarded ${outbox.stats.delivered}, queued ${outbox.queued}, rejected ${outbox.stats.rejected}`);
-  const skipped = s.pipeline.skippedByInterval ? `, skipped by interval ${s.pipeline.skippedByInterval}` : '';
-  return `stats: telegrams read ${s.pipeline.read}, CRC failures ${s.pipeline.crcFailures}, truncated ${s.framer.truncated}${skipped}; ${servers.join('; ')}`;
-}
-
-/** The one periodic line: enough to see at a glance that all is well, rare enough to spare an SD card. */
-export class StatsReporter {
-  private timer: ReturnType<typeof setInterval> | undefined;
-
-  constructor(private readonly log: Logger, private readonly intervalMs: number, private readonly snapshot: () => StatsSnapshot) {}
-
-  start(): void {
-    if (this.intervalMs > 0) this.timer = setInterval(() => this.log.info(formatStats(this.snapshot())), this.intervalMs);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
+function optional(label: string, n: number): string[] {
+  return n ? [`${label} ${n}`] : [];
 }

@@ -8,10 +8,19 @@ export interface BackoffPolicy {
 
 /** Reconnecting to a P1 network bridge: 1 s doubling up to 30 s. */
 export const RECONNECT_POLICY: BackoffPolicy = { baseMs: 1000, capMs: 30_000, jitter: false };
-/** A server that did not answer: 1 s up to 5 min, full jitter. */
-export const DELIVERY_POLICY: BackoffPolicy = { baseMs: 1000, capMs: 5 * 60_000, jitter: true };
-/** A server that answered "wrong key", "API disabled" or "no such page": a person must act, so ask rarely. */
-export const REFUSED_POLICY: BackoffPolicy = { baseMs: 10_000, capMs: 5 * 60_000, jitter: false };
+/**
+ * A consumer that did not answer: 1 s doubling up to 5 s, full jitter. The cap is low on purpose: whatever the length
+ * of an outage, a consumer that is back has everything waiting within seconds, and one attempt every few seconds at
+ * one connection is no load for a server that is down. The jitter keeps many dataloggers from retrying in step.
+ */
+export const DELIVERY_POLICY: BackoffPolicy = { baseMs: 1000, capMs: 5000, jitter: true };
+/**
+ * A consumer that answered "wrong key", "API disabled" or "no such page": a person must act, so ask rarely, but often
+ * enough that a fixed key is picked up within a minute.
+ */
+export const REFUSED_POLICY: BackoffPolicy = { baseMs: 10_000, capMs: 30_000, jitter: false };
+/** A Retry-After longer than this is not honoured in full: the user expects delivery to resume soon after an outage. */
+export const RETRY_AFTER_CAP_MS = 60_000;
 
 /** attempt counts from 0 for the first retry. */
 export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
@@ -20,7 +29,7 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () 
 }
 
 /** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. Capped, so a server cannot stall us for days. */
-export function parseRetryAfter(value: string | undefined, now: number, capMs = 5 * 60_000): number | undefined {
+export function parseRetryAfter(value: string | undefined, now: number, capMs = RETRY_AFTER_CAP_MS): number | undefined {
   if (!value) return undefined;
   const v = value.trim();
   let ms: number;

@@ -49,7 +49,7 @@ export class SerialSource implements Source {
   }
 
   /** A valid telegram arrived: with auto-detection, these settings are the meter's. */
-  confirmLine(): void {
+  confirmed(): void {
     if (this.options.line !== 'auto' || this.detected) return;
     this.detected = AUTO_CANDIDATES[this.candidate];
     clearTimeout(this.autoTimer);

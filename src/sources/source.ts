@@ -17,4 +17,18 @@ export interface Source {
   start(events: SourceEvents): void;
   /** Stop reading and release the device or connection. */
   stop(): Promise<void>;
+  /** A telegram proved the input's settings: serial auto-detection keeps the line settings it is trying. */
+  confirmed?(): void;
+  status?(): SourceStatus;
+}
+
+export interface SourceStatus {
+  kind: 'serial' | 'network' | 'file';
+  target: string;
+  /** Line settings in use (serial). */
+  line?: string;
+  state: 'open' | 'waiting' | 'closed';
+  since: number;
+  /** Times the input went silent past the timeout and was reopened. */
+  stalls: number;
 }

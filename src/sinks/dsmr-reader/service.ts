@@ -1,11 +1,11 @@
 import http from 'node:http';
-import type { ServerConfig } from '../config/config.ts';
-import type { DeliveryResult } from './classify.ts';
-import { classifyResponse } from './classify.ts';
-import { encodeFormField } from './form-encode.ts';
-import { readResponseBody } from './response-body.ts';
+import type { ServerConfig } from '../../config/config.ts';
+import type { DeliveryResult, Sink } from '../sink.ts';
+import { classifyResponse } from './delivery-result.ts';
+import { postForm, telegramForm } from './request.ts';
 
 export interface ApiClientOptions {
+  /** Deadline for one request, answer included. */
   timeoutMs: number;
   /** Extra trusted CAs (PEM), for a self-signed DSMR-reader. */
   ca?: Buffer;
@@ -13,8 +13,9 @@ export interface ApiClientOptions {
 }
 
 /** Posts telegrams to one DSMR-reader server over one kept-alive connection. */
-export class DsmrReaderApi {
-  private readonly url: URL;
+export class DsmrReaderApi implements Sink {
+  readonly kind = 'dsmr-reader' as const;
+  readonly target: string;
 
   private constructor(
     private readonly server: ServerConfig,
@@ -22,26 +23,27 @@ export class DsmrReaderApi {
     private readonly transport: Pick<typeof http, 'request'>,
     private readonly agent: http.Agent,
   ) {
-    this.url = new URL(server.url);
+    this.target = server.host;
   }
 
   /** One socket per server: telegrams go one at a time, in meter order. */
   static async create(server: ServerConfig, options: ApiClientOptions): Promise<DsmrReaderApi> {
     if (new URL(server.url).protocol !== 'https:') return new DsmrReaderApi(server, options, http, new http.Agent({ keepAlive: true, maxSockets: 1 }));
     // TLS costs megabytes of memory; a datalogger that only talks http never loads it.
-    const [{ default: https }, { trustedCertificates }] = await Promise.all([import('node:https'), import('./trust.ts')]);
+    const [{ default: https }, { trustedCertificates }] = await Promise.all([import('node:https'), import('../trust.ts')]);
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: trustedCertificates(options.ca), rejectUnauthorized: !options.insecure });
     return new DsmrReaderApi(server, options, https, agent);
   }
 
   async post(telegram: Buffer): Promise<DeliveryResult> {
+    const body = telegramForm(telegram);
     try {
-      return await this.attempt(telegram);
+      return await this.attempt(body);
     } catch (err) {
       // The server may close an idle kept-alive connection just as we reuse it; that says nothing about the server.
       if ((err as RequestError).reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
         try {
-          return await this.attempt(telegram);
+          return await this.attempt(body);
         } catch (again) {
           return unavailable(again);
         }
@@ -54,31 +56,10 @@ export class DsmrReaderApi {
     this.agent.destroy();
   }
 
-  private attempt(telegram: Buffer): Promise<DeliveryResult> {
-    const body = encodeFormField('telegram', telegram);
-    return new Promise((resolve, reject) => {
-      const req = this.transport.request(this.url, {
-        method: 'POST',
-        agent: this.agent,
-        headers: {
-          'X-AUTHKEY': this.server.key,
-          'Content-Type': 'application/x-www-form-urlencoded',
-          'Content-Length': body.length,
-        },
-      });
-      req.setTimeout(this.options.timeoutMs, () => {
-        req.destroy(Object.assign(new Error(`no answer within ${this.options.timeoutMs / 1000} s`), { code: 'ETIMEDOUT' }));
-      });
-      req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
-      req.on('response', (res) => {
-        const retryAfter = res.headers['retry-after'];
-        readResponseBody(res).then(
-          (text) => resolve(classifyResponse(res.statusCode ?? 0, text, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, this.server.host)),
-          reject,
-        );
-      });
-      req.end(body);
-    });
+  private async attempt(body: Buffer): Promise<DeliveryResult> {
+    const reply = await postForm(this.transport, this.server, body, this.options.timeoutMs, { agent: this.agent });
+    const retryAfter = reply.headers['retry-after'];
+    return classifyResponse(reply.status, reply.body, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, this.server.host);
   }
 }
 
