@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyResponse } from '../../src/sinks/dsmr-reader/delivery-result.ts';
-import { encodeFormField } from '../../src/sinks/dsmr-reader/encode.ts';
+import { classifyResponse } from './delivery-result.ts';
+import { encodeFormField } from './encode.ts';
 
 describe("DSMR-reader's answers", () => {
   const host = 'http://dsmr.local';
