@@ -1,8 +1,11 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CommandArgs } from '../config/argv.ts';
 import type { Config, ServerConfig } from '../config/config.ts';
-import { ConfigError } from '../config/config-error.ts';
+import { describeDataDir } from '../config/config.ts';
 import { loadConfig } from '../config/load.ts';
+import { lockDataDir, prepareDataDir } from '../buffers/data-dir.ts';
+import type { StopSignals } from './stop-signals.ts';
 import type { Logger } from '../log/logger.ts';
 import { createLogger } from '../log/logger.ts';
 import { Outbox } from '../buffers/outbox.ts';
@@ -23,10 +26,11 @@ const STOP_GRACE_MS = 5000;
 const STOP_DEADLINE_MS = 9500;
 
 /** The datalogger itself. Resolves with the exit status. */
-export async function runDatalogger(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  const { config, unknown } = loadConfig(argv, env);
+export async function runDatalogger(args: CommandArgs, env: Record<string, string | undefined>, signals: StopSignals): Promise<number> {
+  const { config, unknown } = loadConfig(args, env);
   const log = createLogger(config.logLevel);
-  prepareDataDir(config);
+  prepareDataDir(config.dataDir);
+  lockDataDir(config.dataDir);
   for (const name of unknown) log.warn(`${name} is not a setting this program knows; it is ignored (see --help for the names)`);
 
   const source = await createSource(config, log);
@@ -38,7 +42,7 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
     return new Outbox({ name: server.host, sink: apis[i], backlog: backlogs[i], log, setAside: (t, reason) => rejected.add(t, reason) });
   });
 
-  log.info(`${formatVersion()} starting: input ${source.description}; ${config.servers.map(describeServer).join(', ')}; data in ${config.dataDir}`);
+  log.info(`${formatVersion()} starting: input ${source.description}; ${config.servers.map(describeServer).join(', ')}; data in ${describeDataDir(config)}`);
   if (config.insecure) log.warn('HTTPS certificates are not checked (DSMR_DATALOGGER_INSECURE)');
   for (const [i, outbox] of outboxes.entries()) {
     if (outbox.queued > 0) log.info(`${config.servers[i].host}: ${outbox.queued} telegram(s) from an earlier run go out first`);
@@ -84,8 +88,7 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
       while (waiting() > 0 && !stopping) await new Promise((r) => setTimeout(r, 100));
       await stop('input ended, everything delivered', 0);
     };
-    process.once('SIGTERM', () => void stop('SIGTERM received', 0));
-    process.once('SIGINT', () => void stop('SIGINT received', 0));
+    signals.onStopSignal((signal) => void stop(`${signal} received`, 0));
     pipeline.start();
     stats.start();
   });
@@ -95,14 +98,6 @@ function describeServer(server: ServerConfig): string {
   const key = server.key;
   const masked = key.length > 8 ? `${key.slice(0, 2)}…${key.slice(-2)}` : '…';
   return `server ${server.host} (key ${masked})`;
-}
-
-function prepareDataDir(config: Config): void {
-  try {
-    mkdirSync(config.dataDir, { recursive: true });
-  } catch (err) {
-    throw new ConfigError(`DSMR_DATALOGGER_DATA_DIR is "${config.dataDir}", which cannot be created (${(err as NodeJS.ErrnoException).code}): expected a directory this user can write`);
-  }
 }
 
 async function createSource(config: Config, log: Logger): Promise<Source> {
