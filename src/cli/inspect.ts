@@ -110,7 +110,7 @@ export async function runInspect(argv: string[], env: Record<string, string | un
   // `inspect FILE | head -1`: the reader has what it wanted.
   if (readerGone(process.stdout)) return 0;
   if (telegrams.length === 0) {
-    if (problems.length === 0) process.stderr.write(`dsmr-datalogger inspect: no telegram (a "/" identification line) found in ${file && file !== '-' ? file : 'stdin'}\n`);
+    if (problems.length === 0) await writeQuietly(process.stderr, `dsmr-datalogger inspect: no telegram (a "/" identification line) found in ${file && file !== '-' ? file : 'stdin'}\n`);
     return 1;
   }
   return 0;

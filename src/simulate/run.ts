@@ -5,7 +5,7 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { Writable } from 'node:stream';
 import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
-import { createLogger, type Logger } from '../log/logger.ts';
+import { createLogger, writeQuietly, type Logger } from '../log/logger.ts';
 import { SimulatedMeter } from './meter.ts';
 import { ConfigError } from '../config/config-error.ts';
 import { parseSimulateOptions, SIMULATE_USAGE, type SimulateOptions } from './options.ts';
@@ -47,7 +47,7 @@ function createOutput(options: SimulateOptions, io: SimulateIo, log: Logger, onF
 }
 
 export async function runSimulate(argv: string[], io: SimulateIo = {}): Promise<number> {
-  const writeErr = io.stderr ?? ((line: string) => void process.stderr.write(line));
+  const writeErr = io.stderr ?? ((line: string) => void writeQuietly(process.stderr, line));
   let options: SimulateOptions;
   try {
     options = parseSimulateOptions(argv);
