@@ -542,7 +542,8 @@ install_bundle() {
 		echo '#!/bin/sh'
 		echo "# Written by install.sh: runs the portable dsmr-datalogger bundle in $LIB_DIR with Node.js."
 		if [ -n "$BUNDLE_CJS" ]; then
-			echo "exec node $LIB_DIR/$BUNDLE_CJS \"\$@\""
+			# "--": Node takes an --env-file anywhere on its command line for itself (nodejs/node#54232), but not after it.
+			echo "exec node -- $LIB_DIR/$BUNDLE_CJS \"\$@\""
 		else
 			echo "exec $LIB_DIR/bin/$PROGRAM \"\$@\""
 		fi

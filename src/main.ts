@@ -1,23 +1,32 @@
+import { parseCommandLine, type CommandSpec } from './config/argv.ts';
 import { ConfigError, CONFIG_ERROR_EXIT_CODE } from './config/config-error.ts';
 import { formatVersion } from './cli/build-info.ts';
 import { helpText } from './cli/help.ts';
 import { runDatalogger } from './cli/run.ts';
+import { watchStopSignals } from './cli/stop-signals.ts';
+import { writeQuietly, writeStdout } from './log/logger.ts';
+
+const RUN_COMMAND = { command: '', settings: 'all', settingsFile: true } satisfies CommandSpec;
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  // `node bundle.cjs -- --env-file F` keeps Node's hands off the arguments; the `--` itself is no argument of ours.
+  const args = argv[0] === '--' ? argv.slice(1) : argv;
+  const [command, ...rest] = args;
   switch (command) {
     case '--version':
     case 'version':
-      process.stdout.write(`${formatVersion()}\n`);
+      await writeStdout(`${formatVersion()}\n`);
       return 0;
     case '--help':
     case '-h':
     case 'help':
-      process.stdout.write(helpText());
+      await writeStdout(helpText());
       return 0;
     case 'simulate': {
       const { runSimulate } = await import('./simulate/run.ts');
-      return runSimulate(rest);
+      const stopping = new AbortController();
+      watchStopSignals().onStopSignal((signal) => stopping.abort(signal));
+      return runSimulate(rest, { signal: stopping.signal, handleSignals: false });
     }
     case 'detect': {
       const { runDetect } = await import('./cli/detect.ts');
@@ -31,29 +40,27 @@ async function main(argv: string[]): Promise<number> {
       const { runInspect } = await import('./cli/inspect.ts');
       return runInspect(rest, process.env);
     }
-    case 'run':
-      return runDatalogger(rest, process.env, onStopSignal);
-    default:
-      return runDatalogger(argv, process.env, onStopSignal);
+    default: {
+      // Signals are watched before anything starts, so one that comes while the spool opens is not lost either.
+      const signals = watchStopSignals();
+      const parsed = parseCommandLine(command === 'run' ? rest : args, RUN_COMMAND);
+      if (parsed.help) {
+        await writeStdout(helpText());
+        return 0;
+      }
+      return runDatalogger(parsed, process.env, signals);
+    }
   }
-}
-
-/**
- * supervisor stops with SIGTERM, a terminal with SIGINT, and a closed session or a log-rotation habit with SIGHUP:
- * each is an orderly stop that hands what is queued to the spool, never a loss.
- */
-function onStopSignal(stop: (why: string) => void): void {
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stop(`${signal} received`));
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err: unknown) => {
+  async (err: unknown) => {
     if (err instanceof ConfigError) {
-      process.stderr.write(`dsmr-datalogger: configuration error: ${err.message}\n`);
+      await writeQuietly(process.stderr, `dsmr-datalogger: configuration error: ${err.message}\n`);
       process.exit(CONFIG_ERROR_EXIT_CODE);
     }
-    process.stderr.write(`dsmr-datalogger: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await writeQuietly(process.stderr, `dsmr-datalogger: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );

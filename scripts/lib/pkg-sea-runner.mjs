@@ -34,5 +34,5 @@ await sea(entry, {
   // Memory over speed: a datalogger handles a telegram a second. A 1 MiB young generation and no optimising compilers
   // keep the executable within its memory budget (docs/BENCHMARK.md measured idle 52.5 and forwarding 59.1 MiB with
   // these flags, against 55.9 and 80.8 without), at a CPU cost that stays far below the Python datalogger's.
-  seaConfig: { assets, execArgv: ['--max-semi-space-size=1', '--no-opt', '--no-maglev'] },
+  seaConfig: { assets, execArgv: ['--max-semi-space-size=1', '--no-opt', '--no-maglev', '--'] },
 });

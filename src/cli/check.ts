@@ -3,11 +3,13 @@
 
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/config.ts';
+import { parseCommandLine } from '../config/argv.ts';
 import { loadConfig } from '../config/load.ts';
 import { describeLine } from '../sources/serial-settings.ts';
 import { probeServer } from '../sinks/dsmr-reader/check.ts';
+import { writeStdout } from '../log/logger.ts';
 
-export const CHECK_USAGE = `Usage: dsmr-datalogger check [--env-file PATH] [--setting value ...]
+export const CHECK_USAGE = `Usage: dsmr-datalogger check [--settings FILE] [--setting value ...]
 
 Validates the configuration (the same settings as the datalogger itself) and asks each DSMR-reader server whether
 its API is enabled and the key is accepted, without creating a reading: an empty POST to
@@ -16,18 +18,19 @@ server. Exit status: 0 when every server is good, 1 when one is not, 2 for a con
 `;
 
 export async function runCheck(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(CHECK_USAGE);
+  const args = parseCommandLine(argv, { command: 'check', settings: 'all', settingsFile: true });
+  if (args.help) {
+    await writeStdout(CHECK_USAGE);
     return 0;
   }
-  const { config, unknown } = loadConfig(argv, env);
+  const { config, unknown } = loadConfig(args, env);
   const out: string[] = [];
   out.push(`configuration ok: input ${describeInput(config)}; ${config.servers.length} server(s)${config.decryptionKey ? '; decryption key set' : ''}`);
   for (const name of unknown) out.push(`warning: ${name} is not a setting this program knows; it is ignored`);
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
   const results = await Promise.all(config.servers.map((server, i) => probeServer(server, i, config, ca)));
   for (const r of results) out.push(`${r.outcome === 'ok' ? 'ok  ' : 'FAIL'} ${r.host}: ${r.message}`);
-  process.stdout.write(`${out.join('\n')}\n`);
+  await writeStdout(`${out.join('\n')}\n`);
   return results.every((r) => r.outcome === 'ok') ? 0 : 1;
 }
 

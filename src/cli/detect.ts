@@ -2,13 +2,12 @@
 // settings that work, the meter's header line, its DSMR version, whether its CRCs check out and how often it sends.
 // The installer runs it to pick --dsmr-version for the user.
 
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.ts';
 import { DEFAULT_DATA_DIR } from '../config/config.ts';
-import { parseEnvFile } from '../config/env-file.ts';
-import { collectSettings, type RawSettings } from '../config/settings.ts';
+import { parseCommandLine, type CommandSpec } from '../config/argv.ts';
+import { loadSettings } from '../config/load.ts';
 import { decodeTelegram, type DecodedTelegram } from '../decode/decode.ts';
-import { createLogger, type Logger } from '../log/logger.ts';
+import { createLogger, writeStdout, type Logger } from '../log/logger.ts';
 import type { SerialBackend, SerialConnection } from '../sources/serial-backend.ts';
 import { describeLine, LINE_115200_8N1, LINE_9600_7E1, type LineSettings } from '../sources/serial-settings.ts';
 import { TcpSource } from '../sources/tcp.ts';
@@ -23,7 +22,7 @@ export const DETECT_USAGE = `Usage: dsmr-datalogger detect [--serial-port PATH |
 Listens to the meter and reports the serial settings that work (115200 8N1 for DSMR 4/5, Belgium and Luxembourg
 is tried first, then 9600 7E1 for DSMR 2.2/3), the meter's header line, its DSMR version, whether the CRCs check
 out and the interval between telegrams. Without --serial-port or --network it uses the datalogger's settings
-(DSMRREADER_REMOTE_DATALOGGER_SERIAL_PORT, ... from the environment or --env-file), else /dev/ttyUSB0.
+(DSMRREADER_REMOTE_DATALOGGER_SERIAL_PORT, ... from the environment or --settings FILE), else /dev/ttyUSB0.
 Stop the datalogger service first: only one program can read the port.
 
 Options:
@@ -32,7 +31,8 @@ Options:
   --seconds N            how long to listen at each setting (default 25: a DSMR 2.2 meter sends every 10 s)
   --serial-backend NAME  auto, native or stty (default auto)
   --json                 one JSON object instead of text
-  --env-file PATH        KEY=VALUE file with the datalogger's settings (and DSMR_DATALOGGER_DECRYPTION_KEY)
+  --settings FILE        KEY=VALUE file with the datalogger's settings (and DSMR_DATALOGGER_DECRYPTION_KEY);
+                         --env-file FILE is the same
   -h, --help             show this help
 
 Exit status: 0 when a meter was found, 1 when not, 2 for a wrong option.
@@ -82,51 +82,42 @@ export interface DetectReport {
 export async function runDetect(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   const options = parseDetectOptions(argv, env);
   if (!options) {
-    process.stdout.write(DETECT_USAGE);
+    await writeStdout(DETECT_USAGE);
     return 0;
   }
   const report = await detect(options);
-  process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  await writeStdout(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   return report.found ? 0 : 1;
 }
 
+const DETECT_COMMAND = {
+  command: 'detect',
+  options: { network: { value: true }, seconds: { value: true }, json: {} },
+  // The datalogger's own settings, by their flags: the port and how to open it.
+  settings: ['serialPort', 'serialBackend'],
+  settingsFile: true,
+} satisfies CommandSpec;
+
 /** Returns null for --help. */
 function parseDetectOptions(argv: string[], env: Record<string, string | undefined>): DetectOptions | null {
-  const given = new Map<string, string>();
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '-h' || arg === '--help') return null;
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') ? arg.slice(2, eq < 0 ? undefined : eq) : '';
-    if (!['serial-port', 'network', 'seconds', 'serial-backend', 'env-file'].includes(name)) {
-      throw new ConfigError(`detect: unexpected argument "${arg}" (see detect --help)`);
-    }
-    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || value === '') throw new ConfigError(`detect: --${name} needs a value (see detect --help)`);
-    given.set(name, value);
-  }
-  const envFile = given.get('env-file');
-  const raw = settingsFrom(envFile, env);
+  const args = parseCommandLine(argv, DETECT_COMMAND);
+  if (args.help) return null;
+  const { raw } = loadSettings(args.settings, args.settingsFile, env);
 
   let windowMs = DEFAULT_SECONDS * 1000;
-  const seconds = given.get('seconds');
+  const seconds = args.options.get('seconds');
   if (seconds !== undefined) {
     const n = /^\d+(\.\d+)?$/.test(seconds.trim()) ? Number(seconds) : NaN;
     if (!(n >= 1 && n <= 3600)) throw new ConfigError(`detect: --seconds is "${seconds}": expected a number of seconds from 1 to 3600, e.g. 25`);
     windowMs = n * 1000;
   }
 
-  const backendText = (given.get('serial-backend') ?? raw.serialBackend?.value ?? 'auto').trim().toLowerCase();
+  const backendText = (raw.serialBackend?.value ?? 'auto').trim().toLowerCase();
   if (backendText !== 'auto' && backendText !== 'native' && backendText !== 'stty') {
-    throw new ConfigError(`detect: --serial-backend is "${backendText}": expected auto, native or stty`);
+    throw new ConfigError(`detect: ${raw.serialBackend!.origin} is "${backendText}": expected auto, native or stty`);
   }
-  const network = given.get('network');
-  const serialPort = given.get('serial-port');
+  const network = args.options.get('network');
+  const serialPort = args.settings.serialPort?.value;
   if (network !== undefined && serialPort !== undefined) throw new ConfigError('detect: give --serial-port or --network, not both');
   let target: Target;
   if (network !== undefined) {
@@ -134,22 +125,11 @@ function parseDetectOptions(argv: string[], env: Record<string, string | undefin
   } else if (serialPort === undefined && /^(ipv4|ipv6|network|tcp)$/i.test(raw.inputMethod?.value.trim() ?? '') && raw.networkHost && raw.networkPort) {
     target = parseNetwork(`${raw.networkHost.value.trim()}:${raw.networkPort.value.trim()}`);
   } else {
-    const path = (serialPort ?? raw.serialPort?.value ?? '/dev/ttyUSB0').trim();
+    const path = (raw.serialPort?.value ?? '/dev/ttyUSB0').trim();
     if (!path.startsWith('/')) throw new ConfigError(`detect: the serial port is "${path}": expected an absolute device path such as /dev/ttyUSB0`);
     target = { kind: 'serial', path, backend: backendText };
   }
-  return { target, windowMs, json, decryption: readDecryptionSettings(envFile, env), dataDir: raw.dataDir?.value || DEFAULT_DATA_DIR };
-}
-
-function settingsFrom(envFile: string | undefined, env: Record<string, string | undefined>): RawSettings {
-  if (envFile === undefined) return collectSettings({ argv: [], env });
-  let text: string;
-  try {
-    text = readFileSync(envFile, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`--env-file ${envFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return collectSettings({ argv: [], env, envFile: { path: envFile, entries: parseEnvFile(text, envFile) } });
+  return { target, windowMs, json: args.options.has('json'), decryption: readDecryptionSettings(args.settingsFile, env), dataDir: raw.dataDir?.value || DEFAULT_DATA_DIR };
 }
 
 function parseNetwork(text: string): Target {

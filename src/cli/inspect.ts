@@ -3,25 +3,26 @@
 
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config-error.ts';
-import { readEnvFile } from '../config/load.ts';
-import { collectSettings } from '../config/settings.ts';
+import { parseCommandLine, type SettingsFileArg } from '../config/argv.ts';
+import { loadSettings } from '../config/load.ts';
+import { readerGone, writeQuietly, writeStdout } from '../log/logger.ts';
 import { decodeTelegram, type DecodedTelegram } from '../decode/decode.ts';
 import { splitTelegrams } from '../decode/stream.ts';
 import { FrameDecryptor, parseAadSetting, parseHexKey, type AadSetting } from '../transforms/decrypt.ts';
 import { ENCRYPTED_FRAME_TAG, readFrameHeader } from '../transforms/encrypted-framer.ts';
 import { DECRYPTION_KEY_SETTING } from '../transforms/decrypting-input.ts';
 
-export const INSPECT_USAGE = `Usage: dsmr-datalogger inspect [FILE|-] [--ndjson] [--env-file PATH]
+export const INSPECT_USAGE = `Usage: dsmr-datalogger inspect [FILE|-] [--ndjson] [--settings FILE]
 
 Decodes the telegrams in FILE (default: stdin) to JSON: header, DSMR version, timestamps with their DST flag, OBIS
 codes with names and values with units, M-Bus channels (gas, water, heat), the power-failure log, text messages and
 Belgian peak values. FILE may hold one telegram or a raw capture of many; pieces cut short are shown with
 "complete": false. Encrypted (Luxembourg Smarty) captures are decrypted with DSMR_DATALOGGER_DECRYPTION_KEY (and
-DSMR_DATALOGGER_DECRYPTION_AAD) from the environment or the --env-file.
+DSMR_DATALOGGER_DECRYPTION_AAD) from the environment or the --settings file.
 
 Options:
   --ndjson          one JSON object per line instead of one JSON array
-  --env-file PATH   KEY=VALUE file to take the decryption key from
+  --settings FILE   KEY=VALUE file to take the decryption key from (--env-file FILE is the same)
   -h, --help        show this help
 
 Exit status: 0 when at least one telegram was found, 1 when none, 2 for a wrong option or an unreadable file.
@@ -42,9 +43,8 @@ export interface DecryptionSettings {
 }
 
 /** The decryption key and AAD from the environment or an env file: the same names and rules as the datalogger's. */
-export function readDecryptionSettings(envFile: string | undefined, env: Record<string, string | undefined>): DecryptionSettings {
-  const file = envFile === undefined ? undefined : readEnvFile(envFile);
-  const raw = collectSettings({ argv: [], env, envFile: file });
+export function readDecryptionSettings(settingsFile: SettingsFileArg | undefined, env: Record<string, string | undefined>): DecryptionSettings {
+  const { raw } = loadSettings({}, settingsFile, env);
   const settings: DecryptionSettings = {};
   if (raw.decryptionKey) {
     const key = parseHexKey(raw.decryptionKey.value);
@@ -94,32 +94,23 @@ function inspectEncrypted(data: Buffer, decryption: DecryptionSettings, problems
 }
 
 export async function runInspect(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  let file: string | undefined;
-  let ndjson = false;
-  let envFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '-h' || arg === '--help') {
-      process.stdout.write(INSPECT_USAGE);
-      return 0;
-    } else if (arg === '--ndjson') ndjson = true;
-    else if (arg === '--env-file') {
-      envFile = argv[++i];
-      if (envFile === undefined) throw new ConfigError('--env-file needs a path to a file of KEY=VALUE lines');
-    } else if (arg.startsWith('--env-file=')) envFile = arg.slice('--env-file='.length);
-    else if (arg.startsWith('-') && arg !== '-') throw new ConfigError(`inspect: unknown option ${arg} (see inspect --help)`);
-    else if (file !== undefined) throw new ConfigError(`inspect: one input at a time, got "${file}" and "${arg}"`);
-    else file = arg;
+  const args = parseCommandLine(argv, { command: 'inspect', options: { ndjson: {} }, settingsFile: true, positionals: 1 });
+  if (args.help) {
+    await writeStdout(INSPECT_USAGE);
+    return 0;
   }
-  const decryption = readDecryptionSettings(envFile, env);
+  const file = args.positionals[0];
+  const decryption = readDecryptionSettings(args.settingsFile, env);
   const data = await readInput(file ?? '-');
   const problems: string[] = [];
   const telegrams = inspectBytes(data, decryption, problems);
-  for (const problem of problems) process.stderr.write(`dsmr-datalogger inspect: ${problem}\n`);
-  const text = ndjson ? telegrams.map((t) => `${JSON.stringify(t)}\n`).join('') : `${JSON.stringify(telegrams, null, 2)}\n`;
-  await new Promise<void>((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+  for (const problem of problems) await writeQuietly(process.stderr, `dsmr-datalogger inspect: ${problem}\n`);
+  const text = args.options.has('ndjson') ? telegrams.map((t) => `${JSON.stringify(t)}\n`).join('') : `${JSON.stringify(telegrams, null, 2)}\n`;
+  await writeStdout(text);
+  // `inspect FILE | head -1`: the reader has what it wanted.
+  if (readerGone(process.stdout)) return 0;
   if (telegrams.length === 0) {
-    if (problems.length === 0) process.stderr.write(`dsmr-datalogger inspect: no telegram (a "/" identification line) found in ${file && file !== '-' ? file : 'stdin'}\n`);
+    if (problems.length === 0) await writeQuietly(process.stderr, `dsmr-datalogger inspect: no telegram (a "/" identification line) found in ${file && file !== '-' ? file : 'stdin'}\n`);
     return 1;
   }
   return 0;

@@ -1,10 +1,13 @@
 // `dsmr-datalogger [run]`: composition only. Settings become ports (a source, one output per consumer, the system
 // clock, the logger), and the core does the rest.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CommandArgs } from '../config/argv.ts';
 import type { Config, ServerConfig } from '../config/config.ts';
-import { ConfigError } from '../config/config-error.ts';
+import { describeDataDir } from '../config/config.ts';
 import { loadConfig } from '../config/load.ts';
+import { lockDataDir, prepareDataDir } from '../buffers/data-dir.ts';
+import type { StopSignals } from './stop-signals.ts';
 import type { Logger } from '../log/logger.ts';
 import { createLogger } from '../log/logger.ts';
 import { openBacklog, serverId } from '../buffers/server-storage.ts';
@@ -20,20 +23,19 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { formatVersion } from './build-info.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
 
-/** How the process asks the running datalogger to stop (signals, owned by main.ts). */
-export type OnStopRequest = (stop: (why: string) => void) => void;
-
 /** The datalogger itself. Resolves with the exit status. */
-export async function runDatalogger(argv: string[], env: Record<string, string | undefined>, onStopRequest: OnStopRequest = () => {}): Promise<number> {
-  const { config, unknown } = loadConfig(argv, env);
+export async function runDatalogger(args: CommandArgs, env: Record<string, string | undefined>, signals: StopSignals): Promise<number> {
+  const { config, unknown } = loadConfig(args, env);
   const log = createLogger(config.logLevel);
   const clock = systemClock;
-  prepareDataDir(config);
+  prepareDataDir(config.dataDir);
+  // Two dataloggers on one spool would both replay it: the second one names the first and exits 2.
+  lockDataDir(config.dataDir);
   for (const name of unknown) log.warn(`${name} is not a setting this program knows; it is ignored (see --help for the names)`);
 
   const source = await createSource(config, log);
   const outputs = await Promise.all(config.servers.map((server) => dsmrReaderOutput(config, server, clock, log)));
-  log.info(`${formatVersion()} starting: input ${source.description}; ${config.servers.map(describeServer).join(', ')}; data in ${config.dataDir}`);
+  log.info(`${formatVersion()} starting: input ${source.description}; ${config.servers.map(describeServer).join(', ')}; data in ${describeDataDir(config)}`);
   if (config.insecure) log.warn('HTTPS certificates are not checked (DSMR_DATALOGGER_INSECURE)');
 
   const datalogger = new Datalogger({
@@ -46,7 +48,7 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
     decryption: { key: config.decryptionKey, aad: config.decryptionAad },
     statsIntervalMs: config.statsIntervalMs,
   });
-  onStopRequest((why) => void datalogger.stop(why, 0));
+  signals.onStopSignal((signal) => void datalogger.stop(`${signal} received`, 0));
   datalogger.start();
   return datalogger.done;
 }
@@ -63,14 +65,6 @@ function describeServer(server: ServerConfig): string {
   const key = server.key;
   const masked = key.length > 8 ? `${key.slice(0, 2)}…${key.slice(-2)}` : '…';
   return `server ${server.host} (key ${masked})`;
-}
-
-function prepareDataDir(config: Config): void {
-  try {
-    mkdirSync(config.dataDir, { recursive: true });
-  } catch (err) {
-    throw new ConfigError(`DSMR_DATALOGGER_DATA_DIR is "${config.dataDir}", which cannot be created (${(err as NodeJS.ErrnoException).code}): expected a directory this user can write`);
-  }
 }
 
 async function createSource(config: Config, log: Logger): Promise<Source> {

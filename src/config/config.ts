@@ -1,3 +1,4 @@
+import { isAbsolute, resolve } from 'node:path';
 import { ConfigError } from './config-error.ts';
 import type { RawSettings, RawValue, SettingName } from './settings.ts';
 import { SETTINGS } from './settings.ts';
@@ -30,7 +31,10 @@ export interface Config {
   crcCheck: boolean;
   caFile?: string;
   insecure: boolean;
+  /** Absolute. */
   dataDir: string;
+  /** The relative path the user gave, which dataDir resolves against the working directory. */
+  dataDirGiven?: string;
   statsIntervalMs: number;
   /** Bound of each server's spool; the spool's own default (3 days of DSMR 5) when unset. */
   spoolMaxBytes?: number;
@@ -63,14 +67,34 @@ function bool(raw: RawValue | undefined, fallback: boolean): boolean {
   return fail(raw, 'true or false');
 }
 
-function seconds(raw: RawValue | undefined, fallback: number, { min, allowZero }: { min: number; allowZero: boolean }): number {
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one fires at once, and a repeating one every ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface DurationRule {
+  min: number;
+  /** The largest sensible value; every duration setting has one, and all lie well within MAX_TIMER_MS. */
+  max: number;
+  /** What 0 means, when it is taken. */
+  zero?: string;
+  example: number;
+}
+
+function seconds(raw: RawValue | undefined, fallback: number, rule: DurationRule): number {
   if (!raw) return fallback;
   const v = raw.value.trim();
   const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
-  if (!Number.isFinite(n) || (n === 0 ? !allowZero : n < min)) {
-    return fail(raw, allowZero ? 'a number of seconds, 0 or more, e.g. 5' : `a number of seconds of at least ${min}, e.g. 20`);
+  const ok = n === 0 ? rule.zero !== undefined : n >= rule.min && n <= rule.max;
+  if (!ok || n * 1000 > MAX_TIMER_MS) {
+    const range = rule.min === 0 ? `from 0 (${rule.zero}) to ${rule.max}${describeSpan(rule.max)}` : `from ${rule.min} to ${rule.max}${describeSpan(rule.max)}${rule.zero ? `, or 0 (${rule.zero})` : ''}`;
+    return fail(raw, `a number of seconds ${range}, e.g. ${rule.example}`);
   }
   return n;
+}
+
+function describeSpan(s: number): string {
+  if (s >= 86_400 && s % 86_400 === 0) return ` (${s / 86_400} day${s === 86_400 ? '' : 's'})`;
+  if (s >= 3600 && s % 3600 === 0) return ` (${s / 3600} hour${s === 3600 ? '' : 's'})`;
+  return '';
 }
 
 function wholeNumber(raw: RawValue, min: number, max: number, expected: string): number {
@@ -153,14 +177,15 @@ function servers(raw: RawSettings): ServerConfig[] {
     throw new ConfigError(`${raw.apiKeys.origin} has ${keys.length} key(s) but ${raw.apiHosts.origin} has ${hosts.length} host(s): give exactly one API key per host, in the same order`);
   }
   return hosts.map((host, i) => {
+    const shown = { value: withoutPassword(host), origin: raw.apiHosts!.origin };
     let url: URL;
     try {
       url = new URL(host);
     } catch {
-      return fail({ value: host, origin: raw.apiHosts!.origin }, 'scheme://host[:port], e.g. http://dsmr.local or https://192.168.1.10:8443');
+      return fail(shown, 'scheme://host[:port], e.g. http://dsmr.local or https://192.168.1.10:8443');
     }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username) {
-      fail({ value: host, origin: raw.apiHosts!.origin }, 'an http:// or https:// address without query, fragment or credentials');
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username || url.password) {
+      fail(shown, 'an http:// or https:// address without query, fragment or credentials');
     }
     // The API path is appended, as DSMR-reader's own datalogger does; a host given with the full path is taken as it is.
     let prefix = url.pathname.replace(/\/+$/, '');
@@ -168,6 +193,11 @@ function servers(raw: RawSettings): ServerConfig[] {
     if (!/^[\x21-\x7e]+$/.test(keys[i])) fail({ value: '(hidden)', origin: raw.apiKeys!.origin }, `key ${i + 1} without spaces or control characters`);
     return { host: `${url.origin}${prefix}`, url: `${url.origin}${prefix}${API_PATH}`, key: keys[i] };
   });
+}
+
+/** A host as the user wrote it, with any password in it replaced, for an error line. */
+function withoutPassword(host: string): string {
+  return host.replace(/^([^/?#]*\/\/[^/?#@]*?:)[^/?#]*@/, '$1(hidden)@');
 }
 
 function splitList(value: string): string[] {
@@ -187,20 +217,34 @@ function decryptionAad(raw: RawValue | undefined): AadSetting {
   return parsed;
 }
 
+// A relative data directory is resolved against the working directory once, at start, and the start line says so
+// (describeDataDir): handy for a trial in a shell, and the spool never moves if the program later changes directory.
+function dataDir(raw: RawValue | undefined): Pick<Config, 'dataDir' | 'dataDirGiven'> {
+  if (!raw) return { dataDir: DEFAULT_DATA_DIR };
+  const path = raw.value;
+  if (path.trim() === '' || path.trim() !== path) fail(raw, `a directory path without leading or trailing spaces, e.g. ${DEFAULT_DATA_DIR}`);
+  return isAbsolute(path) ? { dataDir: path } : { dataDir: resolve(path), dataDirGiven: path };
+}
+
+/** The data directory for the start line. */
+export function describeDataDir(config: Pick<Config, 'dataDir' | 'dataDirGiven'>): string {
+  return config.dataDirGiven === undefined ? config.dataDir : `${config.dataDir} (${config.dataDirGiven} resolved against the working directory)`;
+}
+
 export function parseConfig(raw: RawSettings): Config {
   const debug = bool(raw.debugLogging, false);
   const logLevel = oneOf<LogLevel>(raw.logLevel, debug ? 'debug' : 'info', { error: 'error', warn: 'warn', warning: 'warn', info: 'info', debug: 'debug' }, 'error, warn, info or debug');
   return {
     input: input(raw),
     servers: servers(raw),
-    timeoutMs: seconds(raw.timeout, 20, { min: 0.1, allowZero: false }) * 1000,
-    minIntervalMs: seconds(raw.sleep, 0, { min: 0, allowZero: true }) * 1000,
+    timeoutMs: seconds(raw.timeout, 20, { min: 0.1, max: 3600, example: 20 }) * 1000,
+    minIntervalMs: seconds(raw.sleep, 0, { min: 0, max: 86_400, zero: 'forward each telegram', example: 5 }) * 1000,
     logLevel,
     crcCheck: bool(raw.crcCheck, true),
     caFile: raw.caFile?.value,
     insecure: bool(raw.insecure, false),
-    dataDir: raw.dataDir?.value || DEFAULT_DATA_DIR,
-    statsIntervalMs: seconds(raw.statsInterval, 600, { min: 1, allowZero: true }) * 1000,
+    ...dataDir(raw.dataDir),
+    statsIntervalMs: seconds(raw.statsInterval, 600, { min: 1, max: 7 * 86_400, zero: 'no statistics lines', example: 600 }) * 1000,
     spoolMaxBytes: raw.spoolMaxMb ? wholeNumber(raw.spoolMaxMb, 1, 1_000_000, 'a whole number of megabytes, e.g. 240') * 1024 * 1024 : undefined,
     decryptionKey: decryptionKey(raw.decryptionKey),
     decryptionAad: decryptionAad(raw.decryptionAad),

@@ -1,4 +1,3 @@
-import { ConfigError } from './config-error.ts';
 import type { EnvFileEntry } from './env-file.ts';
 
 // Every setting, by the name users know it by. DSMR-reader's remote-datalogger names work unchanged, so an existing
@@ -33,15 +32,15 @@ export const SETTINGS = {
   inputFile: { env: `${D}INPUT_FILE`, flag: 'input-file', help: 'capture to replay (input method file); - reads stdin' },
   apiHosts: { env: `${R}API_HOSTS`, flag: 'api-hosts', help: 'comma-separated DSMR-reader addresses, e.g. http://dsmr.local' },
   apiKeys: { env: `${R}API_KEYS`, help: 'comma-separated API keys, one per host (environment or env file only)' },
-  timeout: { env: `${R}TIMEOUT`, flag: 'timeout', help: 'seconds before a request or a silent network input gives up; default 20' },
-  sleep: { env: `${R}SLEEP`, flag: 'sleep', help: 'minimum seconds between forwarded telegrams; default 0 (forward each)' },
+  timeout: { env: `${R}TIMEOUT`, flag: 'timeout', help: 'seconds before a request or a silent network input gives up, 0.1 to 3600; default 20' },
+  sleep: { env: `${R}SLEEP`, flag: 'sleep', help: 'minimum seconds between forwarded telegrams, up to 86400; default 0 (forward each)' },
   debugLogging: { env: `${R}DEBUG_LOGGING`, flag: 'debug-logging', boolean: true, help: 'log every telegram; default false' },
   logLevel: { env: `${D}LOG_LEVEL`, flag: 'log-level', help: 'error, warn, info or debug; default info' },
   crcCheck: { env: `${D}CRC_CHECK`, flag: 'crc-check', boolean: true, help: 'drop telegrams whose CRC is wrong; default true' },
   caFile: { env: `${D}CA_FILE`, flag: 'ca-file', help: 'PEM file of extra CAs to trust for HTTPS (self-signed servers)' },
   insecure: { env: `${D}INSECURE`, flag: 'insecure', boolean: true, help: 'skip HTTPS certificate checks; default false' },
-  dataDir: { env: `${D}DATA_DIR`, flag: 'data-dir', help: 'where state and the spool are kept; default /var/lib/dsmr-datalogger' },
-  statsInterval: { env: `${D}STATS_INTERVAL`, flag: 'stats-interval', help: 'seconds between statistics lines; 0 turns them off; default 600' },
+  dataDir: { env: `${D}DATA_DIR`, flag: 'data-dir', help: 'where state and the spool are kept (a relative path is taken from the working directory at start); default /var/lib/dsmr-datalogger' },
+  statsInterval: { env: `${D}STATS_INTERVAL`, flag: 'stats-interval', help: 'seconds between statistics lines, up to 604800 (7 days); 0 turns them off; default 600' },
   spoolMaxMb: { env: `${D}SPOOL_MAX_MB`, flag: 'spool-max-mb', help: 'size bound of each server\'s spool in MB; default about 225 (3 days of DSMR 5 at one telegram a second)' },
   decryptionKey: { env: `${D}DECRYPTION_KEY`, help: '32 hex digits: the key of an encrypted (Luxembourg) meter (environment or env file only)' },
   decryptionAad: { env: `${D}DECRYPTION_AAD`, help: 'encrypted meters only: none, an authentication key of 32 hex digits, or a whole AAD of 34; default the Luxembourg one (environment or env file only)' },
@@ -56,16 +55,13 @@ export interface RawValue {
 }
 
 export interface SettingSources {
-  argv: string[];
+  /** Settings given as flags (parseCommandLine), each with its origin. */
+  flags?: RawSettings;
   env: Record<string, string | undefined>;
   envFile?: { path: string; entries: Map<string, EnvFileEntry> };
 }
 
 export type RawSettings = Partial<Record<SettingName, RawValue>>;
-
-const byFlag = new Map<string, SettingName>(
-  (Object.entries(SETTINGS) as [SettingName, SettingSpec][]).filter(([, s]) => s.flag).map(([name, s]) => [s.flag!, name]),
-);
 
 /** Flags win over the environment, the environment over the env file. */
 export function collectSettings(sources: SettingSources): RawSettings {
@@ -83,46 +79,7 @@ export function collectSettings(sources: SettingSources): RawSettings {
       }
     }
   }
-  Object.assign(raw, parseFlags(sources.argv));
-  return raw;
-}
-
-/** Splits out --env-file, which says where the other settings are, before anything else is read. */
-export function takeEnvFileFlag(argv: string[]): { envFile?: string; rest: string[] } {
-  const rest: string[] = [];
-  let envFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--env-file') {
-      envFile = argv[++i];
-      if (envFile === undefined) throw new ConfigError('--env-file needs a path to a file of KEY=VALUE lines');
-    } else if (arg.startsWith('--env-file=')) envFile = arg.slice('--env-file='.length);
-    else rest.push(arg);
-  }
-  return { envFile, rest };
-}
-
-function parseFlags(argv: string[]): RawSettings {
-  const raw: RawSettings = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}": settings are given as --name value (see --help)`);
-    const eq = arg.indexOf('=');
-    const flag = arg.slice(2, eq < 0 ? undefined : eq);
-    const name = byFlag.get(flag);
-    if (!name) {
-      const secret = { 'api-keys': SETTINGS.apiKeys.env, 'decryption-key': SETTINGS.decryptionKey.env, 'decryption-aad': SETTINGS.decryptionAad.env }[flag];
-      if (secret) throw new ConfigError(`--${flag} is not taken on the command line, where any user could read it: set ${secret} in the environment or the --env-file`);
-      throw new ConfigError(`unknown option --${flag} (see --help)`);
-    }
-    const spec: SettingSpec = SETTINGS[name];
-    let value: string | undefined;
-    if (eq >= 0) value = arg.slice(eq + 1);
-    else if (spec.boolean && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))) value = 'true';
-    else value = argv[++i];
-    if (value === undefined) throw new ConfigError(`--${flag} needs a value: ${spec.help}`);
-    raw[name] = { value, origin: `--${flag}` };
-  }
+  Object.assign(raw, sources.flags);
   return raw;
 }
 

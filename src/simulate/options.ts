@@ -1,4 +1,6 @@
 // Command-line options of `dsmr-datalogger simulate`. A bad option yields one line naming it and what it expects.
+import { parseCommandLine, type CommandSpec } from '../config/argv.ts';
+import { ConfigError } from '../config/config-error.ts';
 
 export type SimulateTarget =
   | { kind: 'stdout' }
@@ -18,7 +20,6 @@ export interface SimulateOptions {
   target: SimulateTarget;
 }
 
-export class OptionError extends Error {}
 
 export const SIMULATE_USAGE = `Usage: dsmr-datalogger simulate [options]
 
@@ -49,58 +50,44 @@ Examples:
   dsmr-datalogger simulate --fast --count 86400 | dsmr-datalogger --input-method file --input-file -
 `;
 
-const VALUE_OPTIONS = new Set(['interval', 'count', 'tcp-port', 'tcp-host', 'pty', 'output', 'seed', 'start', 'solar']);
-const FLAG_OPTIONS = new Set(['fast', 'help']);
+const SIMULATE_COMMAND = {
+  command: 'simulate',
+  options: Object.fromEntries([
+    ...['interval', 'count', 'tcp-port', 'tcp-host', 'pty', 'output', 'seed', 'start', 'solar'].map((name) => [name, { value: true }]),
+    ['fast', {}],
+  ]),
+} satisfies CommandSpec;
 
 // socat takes the link path inside its address syntax, where `,` `:` `!` and quotes have meanings.
 const SAFE_PTY_PATH = /^[A-Za-z0-9_./+-]+$/;
 
 function number(name: string, raw: string, what: string, valid: (n: number) => boolean): number {
   const n = raw.trim() === '' ? Number.NaN : Number(raw);
-  if (!valid(n)) throw new OptionError(`--${name} expects ${what}, got "${raw}"`);
+  if (!valid(n)) throw new ConfigError(`--${name} expects ${what}, got "${raw}"`);
   return n;
 }
 
 export function parseSimulateOptions(argv: string[]): SimulateOptions {
-  const given = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '-h') {
-      given.set('help', '');
-      continue;
-    }
-    if (!arg.startsWith('--')) throw new OptionError(`unexpected argument "${arg}" (see --help)`);
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    if (FLAG_OPTIONS.has(name)) {
-      if (eq !== -1) throw new OptionError(`--${name} takes no value`);
-      given.set(name, '');
-    } else if (VALUE_OPTIONS.has(name)) {
-      const value: string | undefined = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-      if (value === undefined || (eq === -1 && value.startsWith('--'))) throw new OptionError(`--${name} needs a value`);
-      given.set(name, value);
-    } else {
-      throw new OptionError(`unknown option "--${name}" (see --help)`);
-    }
-  }
+  const args = parseCommandLine(argv, SIMULATE_COMMAND);
+  const given = args.options;
 
   const targets = ['tcp-port', 'pty', 'output'].filter((name) => given.has(name));
-  if (targets.length > 1) throw new OptionError(`use only one of --tcp-port, --pty and --output, got ${targets.map((t) => `--${t}`).join(' and ')}`);
-  if (given.has('tcp-host') && !given.has('tcp-port')) throw new OptionError('--tcp-host needs --tcp-port');
+  if (targets.length > 1) throw new ConfigError(`use only one of --tcp-port, --pty and --output, got ${targets.map((t) => `--${t}`).join(' and ')}`);
+  if (given.has('tcp-host') && !given.has('tcp-port')) throw new ConfigError('--tcp-host needs --tcp-port');
 
   let target: SimulateTarget = { kind: 'stdout' };
   if (given.has('tcp-port')) {
     const port = number('tcp-port', given.get('tcp-port')!, 'a TCP port number from 0 to 65535', (n) => Number.isInteger(n) && n >= 0 && n <= 65535);
     const host = given.get('tcp-host') ?? '127.0.0.1';
-    if (host.trim() === '') throw new OptionError('--tcp-host expects an address to listen on, got ""');
+    if (host.trim() === '') throw new ConfigError('--tcp-host expects an address to listen on, got ""');
     target = { kind: 'tcp', host, port };
   } else if (given.has('pty')) {
     const path = given.get('pty')!;
-    if (!SAFE_PTY_PATH.test(path)) throw new OptionError(`--pty expects a path of letters, digits and _ . / + -, got "${path}"`);
+    if (!SAFE_PTY_PATH.test(path)) throw new ConfigError(`--pty expects a path of letters, digits and _ . / + -, got "${path}"`);
     target = { kind: 'pty', path };
   } else if (given.has('output')) {
     const path = given.get('output')!;
-    if (path === '') throw new OptionError('--output expects a path, got ""');
+    if (path === '') throw new ConfigError('--output expects a path, got ""');
     target = { kind: 'file', path };
   }
 
@@ -108,11 +95,11 @@ export function parseSimulateOptions(argv: string[]): SimulateOptions {
   if (given.has('start')) {
     const raw = given.get('start')!;
     start = new Date(raw);
-    if (raw.trim() === '' || Number.isNaN(start.getTime())) throw new OptionError(`--start expects an ISO 8601 time such as 2026-03-29T01:59:00+01:00, got "${raw}"`);
+    if (raw.trim() === '' || Number.isNaN(start.getTime())) throw new ConfigError(`--start expects an ISO 8601 time such as 2026-03-29T01:59:00+01:00, got "${raw}"`);
   }
 
   return {
-    help: given.has('help'),
+    help: args.help,
     intervalSeconds: given.has('interval')
       ? number('interval', given.get('interval')!, 'a number of seconds from 0.001 to 86400', (n) => n >= 0.001 && n <= 86_400)
       : 1,

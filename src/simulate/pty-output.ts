@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstat, readlink } from 'node:fs/promises';
 import type { Logger } from '../log/logger.ts';
-import { OptionError } from './options.ts';
+import { ConfigError } from '../config/config-error.ts';
 import { waitForDrain, type OutputFailure, type TelegramOutput } from './output.ts';
 
 const LINK_DEADLINE_MS = 5000;
@@ -46,7 +46,7 @@ export class PtyOutput implements TelegramOutput {
     // socat replaces whatever is at the link path; only ever replace a pty link left behind by an earlier run.
     const before = await linkTarget(this.path);
     if (before !== undefined && !before.startsWith('/dev/pts/')) {
-      throw new OptionError(`--pty ${this.path} already exists and is not a link to a pty; choose a path that does not exist`);
+      throw new ConfigError(`--pty ${this.path} already exists and is not a link to a pty; choose a path that does not exist`);
     }
 
     // Own process group: a Ctrl-C in the terminal stops us, and we stop socat, in that order.

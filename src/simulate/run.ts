@@ -5,9 +5,10 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { Writable } from 'node:stream';
 import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
-import { createLogger, type Logger } from '../log/logger.ts';
+import { createLogger, writeQuietly, type Logger } from '../log/logger.ts';
 import { SimulatedMeter } from './meter.ts';
-import { OptionError, parseSimulateOptions, SIMULATE_USAGE, type SimulateOptions } from './options.ts';
+import { ConfigError } from '../config/config-error.ts';
+import { parseSimulateOptions, SIMULATE_USAGE, type SimulateOptions } from './options.ts';
 import { StreamOutput, type OutputFailure, type TelegramOutput } from './output.ts';
 import { PtyOutput } from './pty-output.ts';
 import { TcpOutput } from './tcp-output.ts';
@@ -34,7 +35,7 @@ function createOutput(options: SimulateOptions, io: SimulateIo, log: Logger, onF
     case 'file': {
       // Writing to a device that is not there would quietly create a regular file in /dev.
       if (resolvePath(dirname(resolvePath(target.path))) === '/dev' && !existsSync(target.path)) {
-        throw new OptionError(`--output ${target.path} does not exist`);
+        throw new ConfigError(`--output ${target.path} does not exist`);
       }
       return new StreamOutput(`output ${target.path}`, createWriteStream(target.path, { flags: 'w' }), true, onFailure);
     }
@@ -46,12 +47,12 @@ function createOutput(options: SimulateOptions, io: SimulateIo, log: Logger, onF
 }
 
 export async function runSimulate(argv: string[], io: SimulateIo = {}): Promise<number> {
-  const writeErr = io.stderr ?? ((line: string) => void process.stderr.write(line));
+  const writeErr = io.stderr ?? ((line: string) => void writeQuietly(process.stderr, line));
   let options: SimulateOptions;
   try {
     options = parseSimulateOptions(argv);
   } catch (error) {
-    if (!(error instanceof OptionError)) throw error;
+    if (!(error instanceof ConfigError)) throw error;
     writeErr(`dsmr-datalogger simulate: ${error.message}\n`);
     return 2;
   }
@@ -83,7 +84,8 @@ export async function runSimulate(argv: string[], io: SimulateIo = {}): Promise<
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  const onAbort = () => stop(0, 'stop requested');
+  // main.ts owns the signals and aborts with the signal's name as the reason.
+  const onAbort = () => stop(0, typeof io.signal?.reason === 'string' ? `${io.signal.reason} received, stopping` : 'stop requested');
   io.signal?.addEventListener('abort', onAbort);
   if (io.signal?.aborted) onAbort();
   const stopped = new Promise<void>((resolve) => stopping.signal.addEventListener('abort', () => resolve()));
@@ -130,7 +132,7 @@ export async function runSimulate(argv: string[], io: SimulateIo = {}): Promise<
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     writeErr(`dsmr-datalogger simulate: ${message}\n`);
-    return error instanceof OptionError ? 2 : 1;
+    return error instanceof ConfigError ? 2 : 1;
   } finally {
     await output?.close().catch((error: Error) => log.error(`closing the output failed: ${error.message}`));
     if (handleSignals) {

@@ -172,7 +172,7 @@ describe('simulate with bad options', () => {
     [['--pty', '/tmp/a,b'], /--pty expects a path/],
     [['--output', '/dev/no-such-device-here'], /--output \/dev\/no-such-device-here does not exist/],
     [['--fast=yes'], /--fast takes no value/],
-    [['--colour'], /unknown option "--colour"/],
+    [['--colour'], /unknown option --colour/],
     [['stdout'], /unexpected argument "stdout"/],
   ];
   for (const [args, message] of cases) {
