@@ -14,6 +14,7 @@ import type { Source } from '../sources/source.ts';
 import { SerialSource } from '../sources/serial.ts';
 import { TcpSource } from '../sources/tcp.ts';
 import { FileSource } from '../sources/file.ts';
+import { chooseSerialBackend } from '../sources/choose-backend.ts';
 import { formatVersion } from './build-info.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
 import { StatsReporter } from '../log/stats.ts';
@@ -71,7 +72,7 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
       minIntervalMs: config.minIntervalMs,
       log,
       decryption: { key: config.decryptionKey, aad: config.decryptionAad },
-      onValidTelegram: () => (source instanceof SerialSource ? source.confirmLine() : undefined),
+      onValidTelegram: () => source.confirmed?.(),
       onEnd: () => void drainThenStop(),
       onFailure: (err) => {
         log.error(err.message);
@@ -109,29 +110,7 @@ async function createSource(config: Config, log: Logger): Promise<Source> {
   const input = config.input;
   if (input.kind === 'network') return new TcpSource({ host: input.host, port: input.port, silenceMs: config.timeoutMs, log });
   if (input.kind === 'file') return new FileSource(input.path);
-  const underDeno = 'Deno' in globalThis;
-  const useStty = input.backend === 'stty' || (input.backend === 'auto' && underDeno);
-  if (useStty) {
-    const { sttyBackend } = await import('../sources/serial-stty.ts');
-    return new SerialSource({ path: input.path, line: input.line, backend: sttyBackend, backendName: 'stty', log });
-  }
-  ensureNativeCachePath(config.dataDir);
-  if (input.backend === 'auto' && !(await nativeAddonLoads(log))) {
-    const { sttyBackend } = await import('../sources/serial-stty.ts');
-    return new SerialSource({ path: input.path, line: input.line, backend: sttyBackend, backendName: 'stty', log });
-  }
-  const { nativeBackend } = await import('../sources/serial-native.ts');
-  return new SerialSource({ path: input.path, line: input.line, backend: nativeBackend, backendName: 'serialport', log });
-}
-
-// A platform without a prebuilt serialport addon (an unusual ARM board, a musl system) still has stty: use it rather
-// than retry an open that can never work.
-async function nativeAddonLoads(log: Logger): Promise<boolean> {
-  try {
-    await import('serialport');
-    return true;
-  } catch (err) {
-    log.warn(`serialport's native addon does not load here (${(err as Error).message.split('\n')[0]}); reading the serial port through stty instead`);
-    return false;
-  }
+  const chosen = await chooseSerialBackend(input.backend, () => ensureNativeCachePath(config.dataDir));
+  if (chosen.fallback) log.warn(chosen.fallback);
+  return new SerialSource({ path: input.path, line: input.line, backend: chosen.backend, backendName: chosen.name, silenceMs: config.timeoutMs, log });
 }
