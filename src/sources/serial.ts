@@ -196,6 +196,7 @@ export class SerialSource implements Source {
       if (this.stallReopens > 0) {
         log.info(`serial port ${path} receiving again after ${formatSeconds(this.lastDataAt - this.stallStartedAt)} of silence`);
         this.stallReopens = 0;
+        this.armWatchdog(connection);
       }
       this.events?.data(chunk);
     });
