@@ -156,7 +156,7 @@ export class SerialSource implements Source {
       message = `serial port ${path} is in use by ${holders.length ? describeHolders(holders) : 'another program'}; only one program can read the meter: ${stopAdvice(holders)}; retrying every ${this.reopenMs / 1000} s`;
     }
     if (reason !== this.lastOpenError) log.warn(message);
-    else log.debug(`serial port ${path} still cannot be opened (${errorText(err)}); next try in ${this.reopenMs / 1000} s or when it is back`);
+    else log.debug(`serial port ${path} still cannot be opened (${errorText(err)}); trying again within ${this.reopenMs / 1000} s`);
     this.lastOpenError = reason;
     if (this.stopped) return;
     this.wait();
