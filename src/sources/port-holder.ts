@@ -80,5 +80,6 @@ export function stopAdvice(holders: PortHolder[]): string {
   const services = [...new Set(holders.map((h) => h.supervisorProgram).filter((s): s is string => s !== undefined))];
   if (services.length > 0) return `stop it first: ${services.map((s) => `sudo supervisorctl stop ${s}`).join(' && ')}`;
   if (holders.length > 0) return `stop ${describeHolders(holders)} first`;
-  return 'stop the other program first (run as root to see which one it is)';
+  // Without root the processes of other users (the service runs as its own user) cannot be seen.
+  return 'stop the program that holds it first, most likely the installed datalogger: sudo supervisorctl stop dsmr-datalogger (run as root to see which one it is)';
 }

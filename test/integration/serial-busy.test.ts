@@ -5,7 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startDatalogger } from '../helpers/datalogger.ts';
 import { openPty } from '../helpers/pty.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { makeTelegrams, Scene, waitForDelivery } from './faults-kit.ts';
+import { basename } from 'node:path';
+import { makeTelegrams, programCommand, Scene, waitForDelivery } from './faults-kit.ts';
+
+/** How the holder is named: the program, and the script when an interpreter runs it (node dsmr-datalogger.cjs). */
+const HOLDER_NAME = programCommand().map((part) => basename(part)).join(' ');
 
 let scene: Scene;
 
@@ -38,13 +42,13 @@ describe('a serial port another program holds', () => {
 
     const text = await detect(['--serial-port', meter.devicePath, '--seconds', '2']);
     expect(text.code).toBe(1);
-    expect(text.output).toContain(`serial ${meter.devicePath} is in use by PID ${pid} (node dsmr-datalogger.cjs): only one program can read the meter`);
+    expect(text.output).toContain(`serial ${meter.devicePath} is in use by PID ${pid} (${HOLDER_NAME}): only one program can read the meter`);
     expect(text.output).toContain('stop it first: sudo supervisorctl stop dsmr-datalogger');
     expect(text.output).not.toMatch(/no meter found/);
 
     const json = await detect(['--json', '--serial-port', meter.devicePath, '--seconds', '2']);
     const report = JSON.parse(json.output) as { found: boolean; portInUse: string | null; notes: string[] };
-    expect(report).toMatchObject({ found: false, portInUse: `PID ${pid} (node dsmr-datalogger.cjs)` });
+    expect(report).toMatchObject({ found: false, portInUse: `PID ${pid} (${HOLDER_NAME})` });
     expect(report.notes).toEqual(['stop it first: sudo supervisorctl stop dsmr-datalogger']);
 
     // The datalogger kept reading all along: detect did not take its telegrams.
@@ -62,7 +66,7 @@ describe('a serial port another program holds', () => {
     await first.waitForLine(/serial port .* opened/);
     const second = scene.start(api, { ...env, DSMR_DATALOGGER_DATA_DIR: `${scene.dataDir}-second` });
     const busy = await second.waitForLine(/WARN serial port .* is in use by/);
-    expect(busy).toContain(`is in use by PID ${first.proc.pid} (node dsmr-datalogger.cjs); only one program can read the meter: stop it first: sudo supervisorctl stop dsmr-datalogger`);
+    expect(busy).toContain(`is in use by PID ${first.proc.pid} (${HOLDER_NAME}); only one program can read the meter: stop it first: sudo supervisorctl stop dsmr-datalogger`);
     // Tried again (every 3 s) without saying it again.
     await waitFor(() => second.lines.filter((l) => /DEBUG serial port .* still cannot be opened/.test(l)).length >= 1, { timeoutMs: 10_000, what: 'a second attempt' });
     expect(second.lines.filter((l) => /in use by/.test(l))).toHaveLength(1);

@@ -2,8 +2,9 @@
 // the port's directory, where the poll behind that watch would take 3 s. Each round starts the replug right after
 // the datalogger logged a failed attempt on the missing port, so the poll's next try is 3 s away and cannot be what
 // opens the port.
-import { lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fdsOpenOn } from '../helpers/fds.ts';
 import { openPty } from '../helpers/pty.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { expectDelivered, makeTelegrams, Scene, waitForDelivery } from './faults-kit.ts';
@@ -30,13 +31,7 @@ function holdsDevice(pid: number, link: string): boolean {
   } catch {
     return false;
   }
-  return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`) === device;
-    } catch {
-      return false;
-    }
-  });
+  return fdsOpenOn(device, pid).length > 0;
 }
 
 describe('serial port replugged', () => {

@@ -1,7 +1,7 @@
 // The watchdog on a real pty, for each backend: a port that stays open but goes silent is closed and reopened,
 // said once per stall and counted in the status, reopened again (later) while it stays silent, and reads what the
 // meter sends once it resumes.
-import { mkdtempSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
@@ -11,6 +11,7 @@ import { nativeBackend } from '../../src/sources/serial-native.ts';
 import { LINE_115200_8N1 } from '../../src/sources/serial-settings.ts';
 import { sttyBackend } from '../../src/sources/serial-stty.ts';
 import { SerialSource } from '../../src/sources/serial.ts';
+import { fdsOpenOn } from '../helpers/fds.ts';
 import { openPty, type Pty } from '../helpers/pty.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -20,16 +21,6 @@ const backends: Array<[string, SerialBackend]> = [
 ];
 
 const SILENCE_MS = 1000;
-
-function fdsOpenOn(device: string): string[] {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === device;
-    } catch {
-      return false;
-    }
-  });
-}
 
 describe.each(backends)('%s backend: a serial port that stays open but goes silent', (name, backend) => {
   let dir: string;

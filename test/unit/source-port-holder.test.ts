@@ -19,6 +19,6 @@ describe('port holder', () => {
     expect(stopAdvice([ours])).toBe('stop it first: sudo supervisorctl stop dsmr-datalogger');
     expect(stopAdvice([ours, python])).toBe('stop it first: sudo supervisorctl stop dsmr-datalogger && sudo supervisorctl stop dsmr_client_datalogger');
     expect(stopAdvice([minicom])).toBe('stop PID 900 (minicom) first');
-    expect(stopAdvice([])).toMatch(/run as root to see which/);
+    expect(stopAdvice([])).toMatch(/most likely the installed datalogger: sudo supervisorctl stop dsmr-datalogger \(run as root to see which one it is\)/);
   });
 });
