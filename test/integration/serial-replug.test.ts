@@ -74,7 +74,9 @@ describe('serial port replugged', () => {
       expect(latency, `round ${round}: opened ${latency.toFixed(1)} ms after the port returned`).toBeLessThan(RETURN_BOUND_MS);
       expect(openedAt - failedAt, `round ${round}: opened ${openedAt - failedAt} ms after the last failed attempt, which the ${POLL_MS} ms poll cannot do`).toBeLessThan(POLL_MS - RETURN_BOUND_MS);
 
-      // And it reads: the telegram the meter sends now arrives.
+      // And it reads: the telegram the meter sends now arrives. Written once the open is complete: serialport
+      // flushes what is waiting while it opens.
+      await dl.waitForLine(/INFO serial port \S+ opened at/, 5_000, from);
       await meter.write(sent[round]);
       await waitForDelivery(api, round + 1, 15_000);
     }

@@ -45,7 +45,11 @@ describe.each(backends)('%s backend: a serial port that stays open but goes sile
     const received: Buffer[] = [];
     let discontinuities = 0;
     const text = () => Buffer.concat(received).toString('latin1');
-    const after = (re: RegExp, from = 0) => lines.slice(from).findIndex((l) => re.test(l));
+    /** The index of the first line from `from` on that matches, or -1. */
+    const after = (re: RegExp, from = 0) => {
+      const i = lines.slice(from).findIndex((l) => re.test(l));
+      return i < 0 ? -1 : from + i;
+    };
     source = new SerialSource({
       path: pty.devicePath,
       line: LINE_115200_8N1,
@@ -71,7 +75,9 @@ describe.each(backends)('%s backend: a serial port that stays open but goes sile
 
     // Still silent: reopened again, 2 s later (the timeout doubled), without another warning.
     const firstReopenAt = Date.now();
-    await waitFor(() => after(/DEBUG serial port \S+ still silent after/, silent) >= 0, { timeoutMs: 6_000, what: 'the second reopen' });
+    const again = await waitFor(() => after(/DEBUG serial port \S+ still silent after/, silent) + 1, { timeoutMs: 6_000, what: 'the second reopen' });
+    // What arrives while the port is being reopened may be flushed by the open (serialport does): write once it is open.
+    await waitFor(() => after(/DEBUG serial port \S+ reopened at/, again) >= 0, { timeoutMs: 5_000, what: 'the port open again' });
     expect(Date.now() - firstReopenAt).toBeGreaterThanOrEqual(2 * SILENCE_MS - 200);
     expect(lines.filter((l) => /WARN .*silent/.test(l))).toHaveLength(1);
     expect(source.status().stalls).toBe(1);
