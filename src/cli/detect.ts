@@ -8,7 +8,9 @@ import { parseCommandLine, type CommandSpec } from '../config/argv.ts';
 import { loadSettings } from '../config/load.ts';
 import { decodeTelegram, type DecodedTelegram } from '../decode/decode.ts';
 import { createLogger, writeStdout, type Logger } from '../log/logger.ts';
-import type { SerialBackend, SerialConnection } from '../sources/serial-backend.ts';
+import { chooseSerialBackend } from '../sources/choose-backend.ts';
+import { describeHolders, findPortHolders, isPortBusy, stopAdvice, type PortHolder } from '../sources/port-holder.ts';
+import type { SerialConnection } from '../sources/serial-backend.ts';
 import { describeLine, LINE_115200_8N1, LINE_9600_7E1, type LineSettings } from '../sources/serial-settings.ts';
 import { TcpSource } from '../sources/tcp.ts';
 import { DECRYPTION_KEY_SETTING, type DecryptionState } from '../transforms/decrypting-input.ts';
@@ -75,6 +77,8 @@ export interface DetectReport {
   decryption: DecryptionState | null;
   /** The --dsmr-version (DSMR_DATALOGGER_DSMR_VERSION) that gives these settings; null when nothing was found. */
   dsmrVersionSetting: string | null;
+  /** Another program has the serial port open, e.g. "PID 812 (dsmr-datalogger)"; null when it is free. */
+  portInUse: string | null;
   /** Why nothing was found, or what to look at. */
   notes: string[];
 }
@@ -146,8 +150,11 @@ export async function detect(options: DetectOptions): Promise<DetectReport> {
 
 async function detectSerial(options: DetectOptions, target: Extract<Target, { kind: 'serial' }>): Promise<DetectReport> {
   const input = `serial ${target.path}`;
-  const backend = await serialBackend(target.backend, options.dataDir);
-  const notes: string[] = [];
+  const { backend, fallback } = await chooseSerialBackend(target.backend, () => ensureNativeCachePath(options.dataDir));
+  const notes: string[] = fallback ? [fallback] : [];
+  // Reading beside the datalogger would split the telegrams between the two and find "nothing" here.
+  const holders = await findPortHolders(target.path);
+  if (holders.length > 0) return portInUse(input, holders);
   // Telegrams whose CRCs all fail still show a meter is there (a bad cable, a meter that computes it its own way).
   let damaged: { listener: Listener; line: LineSettings } | undefined;
   for (const line of CANDIDATES) {
@@ -155,6 +162,7 @@ async function detectSerial(options: DetectOptions, target: Extract<Target, { ki
     try {
       connection = await backend({ path: target.path, ...line });
     } catch (err) {
+      if (isPortBusy(err)) return portInUse(input, await findPortHolders(target.path));
       const e = err as NodeJS.ErrnoException;
       return notFound(input, [`${target.path} cannot be opened (${e.code ?? e.message})${e.code === 'ENOENT' ? ': is the P1 cable plugged in? ls /dev/serial/by-id/ lists the serial devices' : e.code === 'EACCES' ? ': add this user to the dialout group' : ''}`]);
     }
@@ -196,12 +204,6 @@ async function detectNetwork(options: DetectOptions, target: Extract<Target, { k
   return notFound(input, [problem ?? listener.describeNothing(options.windowMs)]);
 }
 
-async function serialBackend(choice: 'auto' | 'native' | 'stty', dataDir: string): Promise<SerialBackend> {
-  if (choice === 'stty' || (choice === 'auto' && 'Deno' in globalThis)) return (await import('../sources/serial-stty.ts')).sttyBackend;
-  ensureNativeCachePath(dataDir);
-  return (await import('../sources/serial-native.ts')).nativeBackend;
-}
-
 function quietLogger(onProblem: (message: string) => void): Logger {
   const base = createLogger('error', () => undefined);
   return { ...base, error: onProblem, warn: onProblem };
@@ -224,8 +226,13 @@ function notFound(input: string, notes: string[]): DetectReport {
     encrypted: false,
     decryption: null,
     dsmrVersionSetting: null,
+    portInUse: null,
     notes,
   };
+}
+
+function portInUse(input: string, holders: PortHolder[]): DetectReport {
+  return { ...notFound(input, [stopAdvice(holders)]), portInUse: holders.length > 0 ? describeHolders(holders) : 'another program' };
 }
 
 interface Seen {
@@ -343,6 +350,7 @@ class Listener {
       intervalSeconds: interval === null ? null : Math.round(interval / 100) / 10,
       encrypted,
       decryption: encrypted ? this.stage.decryption.state : null,
+      portInUse: null,
       dsmrVersionSetting: versionSetting(line, variant, first?.version?.dsmr ?? null, this.telegrams.length > 0 && this.telegrams.every((t) => t.decoded.crc.valid === null)),
       notes,
     };
@@ -403,6 +411,7 @@ function versionSetting(line: LineSettings | null, variant: 'be' | 'lu' | null, 
 }
 
 export function formatReport(r: DetectReport): string {
+  if (r.portInUse) return `${r.input} is in use by ${r.portInUse}: only one program can read the meter\n${r.notes.map((n) => `  ${n}\n`).join('')}`;
   if (!r.found) return `no meter found on ${r.input}\n${r.notes.map((n) => `  ${n}\n`).join('')}`;
   const rows: [string, string][] = [];
   if (r.header !== null) rows.push(['header', r.header]);

@@ -20,6 +20,7 @@ import { FileSource } from '../sources/file.ts';
 import { Output } from '../outputs/output.ts';
 import { Datalogger } from '../core/datalogger.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
+import { chooseSerialBackend } from '../sources/choose-backend.ts';
 import { formatVersion } from './build-info.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
 
@@ -33,7 +34,7 @@ export async function runDatalogger(args: CommandArgs, env: Record<string, strin
   lockDataDir(config.dataDir);
   for (const name of unknown) log.warn(`${name} is not a setting this program knows; it is ignored (see --help for the names)`);
 
-  const source = await createSource(config, log);
+  const source = await createSource(config, clock, log);
   const outputs = await Promise.all(config.servers.map((server) => dsmrReaderOutput(config, server, clock, log)));
   log.info(`${formatVersion()} starting: input ${source.description}; ${config.servers.map(describeServer).join(', ')}; data in ${describeDataDir(config)}`);
   if (config.insecure) log.warn('HTTPS certificates are not checked (DSMR_DATALOGGER_INSECURE)');
@@ -67,33 +68,11 @@ function describeServer(server: ServerConfig): string {
   return `server ${server.host} (key ${masked})`;
 }
 
-async function createSource(config: Config, log: Logger): Promise<Source> {
+async function createSource(config: Config, clock: Clock, log: Logger): Promise<Source> {
   const input = config.input;
-  if (input.kind === 'network') return new TcpSource({ host: input.host, port: input.port, silenceMs: config.timeoutMs, log });
-  if (input.kind === 'file') return new FileSource(input.path);
-  const underDeno = 'Deno' in globalThis;
-  const useStty = input.backend === 'stty' || (input.backend === 'auto' && underDeno);
-  if (useStty) {
-    const { sttyBackend } = await import('../sources/serial-stty.ts');
-    return new SerialSource({ path: input.path, line: input.line, backend: sttyBackend, backendName: 'stty', log });
-  }
-  ensureNativeCachePath(config.dataDir);
-  if (input.backend === 'auto' && !(await nativeAddonLoads(log))) {
-    const { sttyBackend } = await import('../sources/serial-stty.ts');
-    return new SerialSource({ path: input.path, line: input.line, backend: sttyBackend, backendName: 'stty', log });
-  }
-  const { nativeBackend } = await import('../sources/serial-native.ts');
-  return new SerialSource({ path: input.path, line: input.line, backend: nativeBackend, backendName: 'serialport', log });
-}
-
-// A platform without a prebuilt serialport addon (an unusual ARM board, a musl system) still has stty: use it rather
-// than retry an open that can never work.
-async function nativeAddonLoads(log: Logger): Promise<boolean> {
-  try {
-    await import('serialport');
-    return true;
-  } catch (err) {
-    log.warn(`serialport's native addon does not load here (${(err as Error).message.split('\n')[0]}); reading the serial port through stty instead`);
-    return false;
-  }
+  if (input.kind === 'network') return new TcpSource({ host: input.host, port: input.port, silenceMs: config.timeoutMs, log, clock });
+  if (input.kind === 'file') return new FileSource(input.path, clock);
+  const chosen = await chooseSerialBackend(input.backend, () => ensureNativeCachePath(config.dataDir));
+  if (chosen.fallback) log.warn(chosen.fallback);
+  return new SerialSource({ path: input.path, line: input.line, backend: chosen.backend, backendName: chosen.name, silenceMs: config.timeoutMs, log, clock });
 }

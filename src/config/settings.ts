@@ -32,7 +32,7 @@ export const SETTINGS = {
   inputFile: { env: `${D}INPUT_FILE`, flag: 'input-file', help: 'capture to replay (input method file); - reads stdin' },
   apiHosts: { env: `${R}API_HOSTS`, flag: 'api-hosts', help: 'comma-separated DSMR-reader addresses, e.g. http://dsmr.local' },
   apiKeys: { env: `${R}API_KEYS`, help: 'comma-separated API keys, one per host (environment or env file only)' },
-  timeout: { env: `${R}TIMEOUT`, flag: 'timeout', help: 'seconds before a request or a silent network input gives up, 0.1 to 3600; default 20' },
+  timeout: { env: `${R}TIMEOUT`, flag: 'timeout', help: 'seconds, 0.1 to 3600, before a request gives up, and a silent input is reopened (serial) or reconnected (network); default 20' },
   sleep: { env: `${R}SLEEP`, flag: 'sleep', help: 'minimum seconds between forwarded telegrams, up to 86400; default 0 (forward each)' },
   debugLogging: { env: `${R}DEBUG_LOGGING`, flag: 'debug-logging', boolean: true, help: 'log every telegram; default false' },
   logLevel: { env: `${D}LOG_LEVEL`, flag: 'log-level', help: 'error, warn, info or debug; default info' },

@@ -95,13 +95,13 @@ export class Datalogger {
   status(): DataloggerStatus {
     const { clock, source, outputs, version } = this.options;
     const framer = this.stage.framerStats;
-    const sourceStatus = source.status?.();
+    const sourceStatus = source.status();
     const input: InputStatus = {
-      kind: sourceStatus?.kind ?? 'serial',
-      target: sourceStatus?.target ?? source.description,
-      line: sourceStatus?.line,
-      state: sourceStatus?.state ?? (this.stopping ? 'closed' : 'open'),
-      since: sourceStatus?.since ?? this.startedAt,
+      kind: sourceStatus.kind,
+      target: sourceStatus.target,
+      line: sourceStatus.line,
+      state: sourceStatus.state,
+      since: sourceStatus.since,
       lastTelegramAt: this.latest?.at,
       read: this.read,
       accepted: this.accepted,
@@ -110,7 +110,7 @@ export class Datalogger {
       oversized: framer.oversized,
       cutOff: framer.truncated,
       decryptionFailures: this.stage.decryptionStats.failed,
-      stalls: sourceStatus?.stalls ?? 0,
+      stalls: sourceStatus.stalls,
     };
     return { version, startedAt: this.startedAt, now: clock.now(), input, outputs: outputs.map((o) => o.status()), latest: this.latest };
   }

@@ -1,6 +1,8 @@
 import net from 'node:net';
+import { type Clock, systemClock, type Timer } from '../core/clock.ts';
+import { InputStateTracker } from './input-state.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Source, SourceEvents } from './source.ts';
+import type { Source, SourceEvents, SourceStatus } from './source.ts';
 import { backoffDelay, RECONNECT_POLICY } from '../policy/backoff.ts';
 
 export interface TcpSourceOptions {
@@ -9,6 +11,7 @@ export interface TcpSourceOptions {
   /** A bridge silent this long is presumed dead (WiFi gone, bridge rebooted) and the connection is made anew. */
   silenceMs: number;
   log: Logger;
+  clock?: Clock;
 }
 
 /** A P1 network bridge (ser2net, ESP-link, P1 WiFi dongles): one persistent connection, remade with backoff. */
@@ -17,23 +20,35 @@ export class TcpSource implements Source {
   private events: SourceEvents | undefined;
   private stopped = false;
   private attempt = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: Timer | undefined;
   private down = false;
+  private readonly clock: Clock;
+  private readonly state: InputStateTracker;
+  private stalls = 0;
 
-  constructor(private readonly options: TcpSourceOptions) {}
+  constructor(private readonly options: TcpSourceOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.state = new InputStateTracker(this.clock);
+  }
 
   get description(): string {
     return `network ${this.options.host}:${this.options.port}`;
   }
 
+  status(): SourceStatus {
+    return { kind: 'network', target: `${this.options.host}:${this.options.port}`, state: this.state.state, since: this.state.since, stalls: this.stalls };
+  }
+
   start(events: SourceEvents): void {
     this.events = events;
+    this.state.set('waiting');
     this.connect();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.state.set('closed');
+    this.clock.clearTimeout(this.timer);
     this.socket?.destroy();
   }
 
@@ -45,10 +60,15 @@ export class TcpSource implements Source {
     let receivedData = false;
     socket.setKeepAlive(true, 10_000);
     socket.setNoDelay(true);
-    socket.setTimeout(silenceMs, () => socket.destroy(Object.assign(new Error(`silent for ${silenceMs / 1000} s`), { code: 'ETIMEDOUT' })));
+    socket.setTimeout(silenceMs, () => {
+      // A connected bridge that stopped sending is a stall, the serial port's watchdog case.
+      if (this.state.state === 'open') this.stalls++;
+      socket.destroy(Object.assign(new Error(`silent for ${silenceMs / 1000} s`), { code: 'ETIMEDOUT' }));
+    });
     socket.on('connect', () => {
       if (this.down || this.attempt === 0) log.info(`connected to ${host}:${port}`);
       this.down = false;
+      this.state.set('open');
     });
     socket.on('data', (chunk: Buffer) => {
       // Only a connection that delivers counts as recovered: some bridges accept and then stay mute.
@@ -62,13 +82,14 @@ export class TcpSource implements Source {
       this.socket = undefined;
       this.events?.discontinuity();
       if (this.stopped) return;
+      this.state.set('waiting');
       const reason = (socket as net.Socket & { errored?: NodeJS.ErrnoException }).errored;
       const delay = backoffDelay(RECONNECT_POLICY, this.attempt++);
       if (!this.down) {
         log.warn(`connection to ${host}:${port} ${receivedData ? 'lost' : 'failed'} (${reason?.code ?? reason?.message ?? 'closed by the bridge'}); reconnecting with backoff up to ${RECONNECT_POLICY.capMs / 1000} s`);
         this.down = true;
       }
-      this.timer = setTimeout(() => this.connect(), delay);
+      this.timer = this.clock.setTimeout(() => this.connect(), delay);
     });
   }
 }

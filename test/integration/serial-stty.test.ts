@@ -3,7 +3,7 @@
 // runs for every backend in `backends`; the stty backend additionally runs under Deno through a probe script.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { LINE_115200_8N1, LINE_9600_7E1, type LineSettings } from '../../src/sou
 import { nativeBackend } from '../../src/sources/serial-native.ts';
 import { sttyBackend } from '../../src/sources/serial-stty.ts';
 import { sttyArguments } from '../../src/sources/stty.ts';
+import { fdsOpenOn } from '../helpers/fds.ts';
 import { openPty, type Pty } from '../helpers/pty.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
@@ -42,17 +43,6 @@ function readStty(path: string): SttyState {
   const text = execFileSync('stty', ['-F', path, '-a'], { encoding: 'utf8' });
   const speed = Number(/speed (\d+) baud/.exec(text)?.[1]);
   return { speed, flags: new Set(text.split(/[\s;]+/)), text };
-}
-
-/** Descriptors of this process that point at the given device. */
-function fdsOpenOn(device: string): string[] {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === device;
-    } catch {
-      return false;
-    }
-  });
 }
 
 function cpuTicks(pid: number): number {
