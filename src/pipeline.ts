@@ -2,9 +2,9 @@ import type { Logger } from './log/logger.ts';
 import type { Source } from './sources/source.ts';
 import type { Outbox } from './buffers/outbox.ts';
 import { TelegramFramer } from './transforms/framer.ts';
-import { checkCrc, formatCrc } from './transforms/crc-check.ts';
+import { describeBadCrc, formatCrc } from './transforms/crc-check.ts';
 import { MinimumInterval } from './transforms/min-interval.ts';
-import { isIdentificationStart } from './transforms/p1-bytes.ts';
+import { TelegramCheck } from './transforms/telegram-check.ts';
 import { DecryptingInput } from './transforms/decrypting-input.ts';
 import type { AadSetting } from './transforms/decrypt.ts';
 
@@ -37,13 +37,15 @@ export class Pipeline {
   readonly stats: PipelineStats = { read: 0, crcFailures: 0, skippedByInterval: 0 };
   readonly framer = new TelegramFramer();
   private readonly interval: MinimumInterval;
-  private crcFailureAnnounced = false;
+  private readonly check: TelegramCheck;
+  private readonly dropsAnnounced = new Set<string>();
   private lineEndTimer: ReturnType<typeof setTimeout> | undefined;
   /** Passes plain bytes on, or decrypts an encrypted meter's frames into the telegrams the framer expects. */
   readonly input: DecryptingInput;
 
   constructor(private readonly options: PipelineOptions) {
     this.interval = new MinimumInterval(options.minIntervalMs);
+    this.check = new TelegramCheck({ crcCheck: options.crcCheck });
     this.input = new DecryptingInput({ ...options.decryption, log: options.log }, {
       bytes: (bytes) => this.accept(this.framer.push(bytes)),
       boundary: () => this.accept(this.framer.discontinuity()),
@@ -92,22 +94,18 @@ export class Pipeline {
   private forward(telegram: Buffer): void {
     const { log } = this.options;
     this.stats.read++;
-    const crc = checkCrc(telegram);
-    if (crc.status === 'invalid') {
-      this.stats.crcFailures++;
-      const message = `telegram with a bad CRC (${formatCrc(crc.given)} given, ${formatCrc(crc.computed)} computed)`;
-      if (this.options.crcCheck) {
-        // The first one is worth knowing about; the rest are counted in the stats line.
-        if (!this.crcFailureAnnounced) log.warn(`dropped a ${message}; further ones are counted in the stats line`);
-        else log.debug(`dropped a ${message}`);
-        this.crcFailureAnnounced = true;
-        return;
-      }
-      log.debug(`forwarding a ${message}: the CRC check is off`);
-    } else if (crc.status === 'valid' || isIdentificationStart(telegram, 0)) {
-      // A CRC-less telegram proves the line settings only with a real identification line, not just any '/'.
-      this.options.onValidTelegram?.();
+    const verdict = this.check.judge(telegram);
+    const crc = verdict.crc;
+    this.stats.crcFailures = this.check.stats.crcFailures;
+    if (!verdict.accept) {
+      // The first one of each kind is worth knowing about; the rest are counted in the stats line.
+      if (!this.dropsAnnounced.has(verdict.reason)) log.warn(`dropped a ${verdict.message}; further ones are counted in the stats line`);
+      else log.debug(`dropped a ${verdict.message}`);
+      this.dropsAnnounced.add(verdict.reason);
+      return;
     }
+    if (crc.status === 'invalid') log.debug(`forwarding a telegram with a ${describeBadCrc(crc)}: the CRC check is off`);
+    if (verdict.provesLine) this.options.onValidTelegram?.();
     const now = (this.options.now ?? Date.now)();
     if (!this.interval.admit(now)) {
       this.stats.skippedByInterval++;

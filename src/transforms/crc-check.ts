@@ -38,3 +38,7 @@ export function checkCrc(telegram: Uint8Array): CrcResult {
 export function formatCrc(value: number): string {
   return value.toString(16).toUpperCase().padStart(4, '0');
 }
+
+export function describeBadCrc(crc: { given: number; computed: number }): string {
+  return `bad CRC (${formatCrc(crc.given)} given, ${formatCrc(crc.computed)} computed)`;
+}
