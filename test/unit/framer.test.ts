@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MAX_TELEGRAM_BYTES, TelegramFramer } from '../../src/transforms/framer.ts';
 import { checkCrc } from '../../src/transforms/crc-check.ts';
+import { prng } from '../helpers/input-chain.ts';
 
 const corpus = join(__dirname, '..', 'fixtures', 'telegrams');
 interface Entry { file: string; kind: string; telegrams: number; has_crc?: boolean; crc_valid?: boolean | null; complete?: boolean; crc_valid_count?: number; crc_invalid_count?: number; no_crc_count?: number }
@@ -22,11 +23,6 @@ function frameAll(bytes: Buffer, chunkSizes?: () => number): Buffer[] {
   return out;
 }
 
-// A deterministic PRNG, so a failing split can be replayed.
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 
 const hex = (b: Buffer) => b.toString('latin1');
 
