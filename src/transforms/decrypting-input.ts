@@ -79,6 +79,11 @@ export class DecryptingInput {
     return this.currentState !== 'plain';
   }
 
+  /** Bytes held back while a frame candidate is undecided: at most one frame and the header after it. */
+  get pendingBytes(): number {
+    return this.heldLength;
+  }
+
   push(chunk: Buffer): void {
     if (this.heldLength === 0) return this.scan(chunk, 0, false);
     this.hold(chunk);
