@@ -27,11 +27,11 @@ export interface DecryptingInputOptions {
 }
 
 export interface DecryptingInputOutput {
-  /** Bytes for the telegram framer: plain input as it came, or one decrypted telegram. */
+  /** Bytes for the telegram framer: plain input as it came (but for the frames in it), or one decrypted telegram. */
   bytes(chunk: Buffer): void;
-  /** A telegram boundary: after a decrypted telegram (whose frame has ended), or when plain input turns encrypted. */
+  /** A telegram boundary: before and after a frame, so plain bytes around it are never joined to its telegram. */
   boundary(): void;
-  /** A whole encrypted frame arrived, decryptable or not: proof that the serial line settings are right. */
+  /** A whole encrypted frame was taken, decryptable or not: proof that the serial line settings are right. */
   frame?(): void;
 }
 
@@ -44,7 +44,7 @@ export interface DecryptionStats {
 }
 
 export type DecryptionState =
-  /** No encrypted frame seen (yet): plain telegrams. */
+  /** No whole encrypted frame seen (yet): plain telegrams. */
   | 'plain'
   | 'decrypting'
   | 'no-key'
