@@ -272,7 +272,7 @@ class Listener {
 
   /** Listening is over: a telegram still waiting for the line end after its CRC is complete without it. */
   finish(): void {
-    this.stage.flush();
+    this.stage.stop();
   }
 
   /** A telegram that makes sense at this setting: a CRC that checks out, or a CRC-less one (DSMR 2.2/3) that decodes. */

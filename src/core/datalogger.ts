@@ -39,7 +39,8 @@ export class Datalogger {
   private read = 0;
   private accepted = 0;
   private latest: { at: number; telegram: Buffer } | undefined;
-  private crcFailureAnnounced = false;
+  /** Each kind of drop is worth one warning; the rest are counted in the stats line. */
+  private readonly dropsAnnounced = new Set<string>();
   private stopping = false;
   private statsTimer: Timer | undefined;
 
@@ -83,7 +84,7 @@ export class Datalogger {
     clock.setTimeout(() => this.finish(code), STOP_DEADLINE_MS).unref?.();
     clock.clearTimeout(this.statsTimer);
     await source.stop();
-    this.stage.flush();
+    this.stage.stop();
     await Promise.all(outputs.map((o) => o.stop(STOP_GRACE_MS)));
     await Promise.all(outputs.map((o) => o.close()));
     const waiting = this.waiting();
@@ -124,9 +125,8 @@ export class Datalogger {
     this.read++;
     const verdict = this.check.judge(telegram);
     if (!verdict.accept) {
-      // The first bad CRC is worth knowing about; the rest are counted in the stats line.
-      if (verdict.reason === 'crc' && !this.crcFailureAnnounced) {
-        this.crcFailureAnnounced = true;
+      if (!this.dropsAnnounced.has(verdict.reason)) {
+        this.dropsAnnounced.add(verdict.reason);
         log.warn(`dropped a ${verdict.message}; further ones are counted in the stats line`);
       } else log.debug(`dropped a ${verdict.message}`);
       return;

@@ -52,7 +52,7 @@ export class ReadingStage {
   push(chunk: Buffer): void {
     this.input.push(chunk);
     this.options.clock.clearTimeout(this.lineEndTimer);
-    this.lineEndTimer = this.framer.awaitingLineEnd ? this.options.clock.setTimeout(() => this.flush(), LINE_END_WAIT_MS) : undefined;
+    this.lineEndTimer = this.framer.awaitingLineEnd ? this.options.clock.setTimeout(() => this.lineEndOverdue(), LINE_END_WAIT_MS) : undefined;
   }
 
   /** The byte stream was interrupted: what was half read must not be joined to what follows. */
@@ -62,14 +62,20 @@ export class ReadingStage {
     this.emit(this.framer.discontinuity());
   }
 
-  /** No more input (end of a file): a telegram cut off at the end is given up. */
+  /** No more input (end of a file): bytes held back by decryption go on as plain; a telegram cut off is given up. */
   end(): void {
     this.options.clock.clearTimeout(this.lineEndTimer);
+    this.input.end();
     this.emit(this.framer.end());
   }
 
-  /** Reading stops, or the line end is overdue: a telegram only waiting for its line end was read in full. */
-  flush(): void {
+  /** Reading stops: what was held back goes on, and a telegram only waiting for its line end was read in full. */
+  stop(): void {
+    this.input.end();
+    this.lineEndOverdue();
+  }
+
+  private lineEndOverdue(): void {
     this.options.clock.clearTimeout(this.lineEndTimer);
     this.lineEndTimer = undefined;
     this.emit(this.framer.lineEndOverdue());

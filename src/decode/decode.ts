@@ -2,7 +2,7 @@
 // so the CRC is computed over exactly what the meter sent; nothing is trimmed or normalised before that.
 // Never throws: anything odd is reported in `errors` and decoding carries on with the next line.
 
-import { crc16 } from '../transforms/crc16.ts';
+import { formatCrc, readCrcField } from '../transforms/crc-check.ts';
 import { deviceTypeName, lookupObis, mbusChannel, parseObis } from './obis.ts';
 import { isNoValueMarker, parseTimestamp, type DecodedTimestamp } from './timestamp.ts';
 import { decodeValue, splitLine, type DecodedValue } from './values.ts';
@@ -159,7 +159,7 @@ export function decodeTelegram(raw: Uint8Array): DecodedTelegram {
   const bodyEnd = bang < 0 ? raw.length : bang;
   const text = latin1(raw, start, bodyEnd);
 
-  if (bang >= 0) result.crc = readCrc(raw, start, bang);
+  if (bang >= 0) result.crc = readCrc(raw, start);
   else errors.push({ line: null, message: 'no "!" end line: the telegram is cut short or the meter sends no end marker' });
   if (result.crc.valid === false) {
     errors.push({ line: null, message: `CRC mismatch: the telegram says ${result.crc.given}, its bytes give ${result.crc.computed}` });
@@ -232,17 +232,12 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-function readCrc(raw: Uint8Array, start: number, bang: number): TelegramCrc {
-  let given = '';
-  for (let i = bang + 1; i < raw.length && given.length < 4; i++) {
-    const c = String.fromCharCode(raw[i]);
-    if (!/[0-9A-Fa-f]/.test(c)) break;
-    given += c;
-  }
-  const computed = crc16(raw, start, bang + 1);
-  const computedHex = computed.toString(16).toUpperCase().padStart(4, '0');
-  if (given === '') return { given: null, computed: computedHex, valid: null };
-  return { given, computed: computedHex, valid: parseInt(given, 16) === computed };
+function readCrc(raw: Uint8Array, start: number): TelegramCrc {
+  const field = readCrcField(raw.subarray(start));
+  if (!field) return { given: null, computed: null, valid: null };
+  const computed = formatCrc(field.computed);
+  if (field.digits === '') return { given: null, computed, valid: null };
+  return { given: field.digits, computed, valid: parseInt(field.digits, 16) === field.computed };
 }
 
 function parseHeader(line: string): TelegramHeader | null {

@@ -106,6 +106,15 @@ export function parseAadSetting(text: string | undefined): AadSetting | string {
 
 export type DecryptOutcome = { ok: true; frame: DecryptedFrame } | { ok: false; error: DecryptionError };
 
+/** decryptFrame, with the failure as a value. */
+export function tryDecryptFrame(frameBytes: Uint8Array, key: Uint8Array, aadSetting?: AadSetting): DecryptOutcome {
+  try {
+    return { ok: true, frame: decryptFrame(frameBytes, key, aadSetting) };
+  } catch (error) {
+    return { ok: false, error: error instanceof DecryptionError ? error : new DecryptionError('unsupported', String(error)) };
+  }
+}
+
 /** Framing and decryption together, for a source that delivers encrypted bytes: push bytes, get telegrams or errors. */
 export class FrameDecryptor {
   readonly framer: EncryptedFramer;
@@ -119,13 +128,7 @@ export class FrameDecryptor {
   }
 
   push(chunk: Uint8Array): DecryptOutcome[] {
-    return this.framer.push(chunk).map((bytes) => {
-      try {
-        return { ok: true, frame: decryptFrame(bytes, this.key, this.aad) };
-      } catch (error) {
-        return { ok: false, error: error instanceof DecryptionError ? error : new DecryptionError('unsupported', String(error)) };
-      }
-    });
+    return this.framer.push(chunk).map((bytes) => tryDecryptFrame(bytes, this.key, this.aad));
   }
 
   discontinuity(): void {

@@ -1,15 +1,19 @@
-// Sits between a source and the telegram framer. Plain bytes pass straight through; once the stream turns out to
-// carry encrypted frames (Luxembourg Smarty / Sagemcom T210-D: 0xDB, AES-128-GCM), every byte goes through the
-// FrameDecryptor instead and each decrypted telegram is handed on as if the meter had sent it in plain text.
+// Sits between a source and the telegram framer. It hands plain bytes on as they come, and takes the encrypted frames
+// of a Luxembourg Smarty / Sagemcom T210-D meter (0xDB, AES-128-GCM) out of the stream: each one that decrypts is handed
+// on as the telegram the meter would have sent in plain text.
 //
-// Detection needs no setting: 0xDB never occurs in a plain ASCII telegram, and a whole frame header (0xDB 0x08, an
-// 8-byte system title, an A-XDR length, a suite-0 security byte) is far too specific to turn up in noise. Whether a key
-// is set does not decide it either, so a key left in the settings of a plain meter does no harm.
+// Detection needs no setting: 0xDB never occurs in a plain ASCII telegram. But a frame header is only 14 bytes, and
+// line noise forms one now and then (about once per 13 MB of random bytes), so a header decides nothing by itself.
+// Its bytes are held back until the whole frame is there. A frame that decrypts is one. Without a key (or with a wrong
+// one) a frame counts only once the stream has shown to be encrypted: the next frame starting right where this one
+// ends confirms that its length was real. Anything else goes on as plain bytes, so noise can delay a plain telegram by
+// at most one frame's length, never lose it. Whether a key is set does not decide it either, so a key left in the
+// settings of a plain meter does no harm.
 //
 // Trouble is logged once per change of state, not once per frame: a meter sends one every second.
 
 import type { Logger } from '../log/logger.ts';
-import { DecryptionError, FrameDecryptor, type AadSetting } from './decrypt.ts';
+import { tryDecryptFrame, type AadSetting, type DecryptedFrame, type DecryptionError, type DecryptOutcome } from './decrypt.ts';
 import { ENCRYPTED_FRAME_TAG, readFrameHeader } from './encrypted-framer.ts';
 
 export const DECRYPTION_KEY_SETTING = 'DSMR_DATALOGGER_DECRYPTION_KEY';
@@ -23,11 +27,11 @@ export interface DecryptingInputOptions {
 }
 
 export interface DecryptingInputOutput {
-  /** Bytes for the telegram framer: plain input as it came, or one decrypted telegram. */
+  /** Bytes for the telegram framer: plain input as it came (but for the frames in it), or one decrypted telegram. */
   bytes(chunk: Buffer): void;
-  /** A telegram boundary: after a decrypted telegram (whose frame has ended), or when plain input turns encrypted. */
+  /** A telegram boundary: before and after a frame, so plain bytes around it are never joined to its telegram. */
   boundary(): void;
-  /** A whole encrypted frame arrived, decryptable or not: proof that the serial line settings are right. */
+  /** A whole encrypted frame was taken, decryptable or not: proof that the serial line settings are right. */
   frame?(): void;
 }
 
@@ -40,7 +44,7 @@ export interface DecryptionStats {
 }
 
 export type DecryptionState =
-  /** No encrypted frame seen (yet): plain telegrams. */
+  /** No whole encrypted frame seen (yet): plain telegrams. */
   | 'plain'
   | 'decrypting'
   | 'no-key'
@@ -48,10 +52,17 @@ export type DecryptionState =
 
 export class DecryptingInput {
   readonly stats: DecryptionStats = { frames: 0, decrypted: 0, failed: 0 };
-  private decryptor: FrameDecryptor | undefined;
   private currentState: DecryptionState = 'plain';
-  /** Plain mode: the bytes from a 0xDB whose header has not fully arrived, kept until it tells what it is. */
-  private held: Buffer | undefined;
+  /** The bytes from the earliest frame candidate that is not decided yet; the first `heldTaken` were taken as a frame. */
+  private held = Buffer.alloc(0);
+  private heldLength = 0;
+  private heldTaken = 0;
+  /** Stream offset of the first byte of `held` (or of the chunk being scanned). */
+  private offset = 0;
+  /** A candidate waiting for the frame after it was already tried: do not decrypt it again. */
+  private tried: { at: number; outcome: DecryptOutcome | null } | undefined;
+  /** Whether the framer has had a boundary since the last bytes it was given. */
+  private cut = false;
   private lastFailure = '';
 
   constructor(
@@ -63,45 +74,132 @@ export class DecryptingInput {
     return this.currentState;
   }
 
+  /** A whole frame has shown that the meter encrypts. */
   get encrypted(): boolean {
-    return this.decryptor !== undefined;
+    return this.currentState !== 'plain';
+  }
+
+  /** Bytes held back while a frame candidate is undecided: at most one frame and the header after it. */
+  get pendingBytes(): number {
+    return this.heldLength;
   }
 
   push(chunk: Buffer): void {
-    if (this.decryptor) return this.decrypt(chunk);
-    const data = this.held ? Buffer.concat([this.held, chunk]) : chunk;
-    this.held = undefined;
-    let from = 0;
-    for (;;) {
-      const at = data.indexOf(ENCRYPTED_FRAME_TAG, from);
-      if (at < 0) break;
-      const header = readFrameHeader(data.subarray(at));
-      if (header === 'invalid') {
-        from = at + 1;
-        continue;
-      }
-      if (at > 0) this.output.bytes(data.subarray(0, at));
-      if (header === 'more') {
-        this.held = Buffer.from(data.subarray(at));
-        return;
-      }
-      this.startDecrypting();
-      return this.decrypt(data.subarray(at));
-    }
-    if (data.length > 0) this.output.bytes(data);
+    if (this.heldLength === 0) return this.scan(chunk, 0, false);
+    this.hold(chunk);
+    this.scan(this.held.subarray(0, this.heldLength), this.heldTaken, false);
   }
 
   /** The byte stream was interrupted: a partial frame must not be joined to what follows. */
   discontinuity(): void {
-    this.held = undefined;
-    this.decryptor?.discontinuity();
+    this.end();
   }
 
-  private startDecrypting(): void {
-    const { key, aad, log } = this.options;
-    // Whatever plain bytes came before belong to no telegram.
+  /** The input ended (or broke off): what is held can no longer become a frame and goes on as plain bytes. */
+  end(): void {
+    if (this.heldLength > 0) this.scan(this.held.subarray(0, this.heldLength), this.heldTaken, true);
+  }
+
+  /**
+   * Hands on `data` but for the frames in it, from `taken` on (the bytes before it are a frame already taken). Keeps
+   * what cannot be decided yet. `final`: no more bytes will follow these.
+   */
+  private scan(data: Buffer, taken: number, final: boolean): void {
+    let handed = taken;
+    let at = 0;
+    for (;;) {
+      const start = data.indexOf(ENCRYPTED_FRAME_TAG, at);
+      if (start < 0) break;
+      at = start + 1;
+      const header = readFrameHeader(data.subarray(start));
+      if (header === 'invalid') continue;
+      const end = header === 'more' ? Infinity : start + header.total;
+      if (end > data.length) {
+        if (final) continue;
+        return this.keep(data, handed, start);
+      }
+      const frame = data.subarray(start, end);
+      const outcome = this.decrypt(frame, this.offset + start);
+      if (outcome?.ok) {
+        this.plain(data.subarray(handed, start));
+        this.establish();
+        this.decrypted(outcome.frame);
+        handed = Math.max(handed, end);
+        at = end;
+        continue;
+      }
+      // Inside a frame already taken only a frame that decrypts counts (the one taken was noise, or damaged).
+      if (start < handed) continue;
+      if (!this.encrypted) {
+        // Nothing shows yet that the meter encrypts: the next frame must start where this one ends.
+        const next = end < data.length ? readFrameHeader(data.subarray(end)) : final ? 'ended' : 'more';
+        if (next === 'more') {
+          if (final) continue;
+          return this.keep(data, handed, start);
+        }
+        if (next === 'invalid') continue;
+        this.establish();
+      }
+      this.plain(data.subarray(handed, start));
+      this.undecrypted(outcome);
+      // Looked through for a frame that decrypts after all, in case this one was noise in front of it.
+      handed = end;
+    }
+    this.plain(data.subarray(handed));
+    this.keep(data, data.length, data.length);
+  }
+
+  /** Keeps data[from..] for the next push (data[from..handed] was taken as a frame already). */
+  private keep(data: Buffer, handed: number, from: number): void {
+    this.plain(data.subarray(Math.min(handed, from), from));
+    const rest = data.subarray(from);
+    this.offset += from;
+    this.heldTaken = Math.max(0, handed - from);
+    if (data.buffer === this.held.buffer && data.byteOffset === this.held.byteOffset) {
+      this.held.copyWithin(0, from, data.length);
+      this.heldLength = rest.length;
+    } else {
+      this.heldLength = 0;
+      this.hold(rest);
+    }
+    if (this.tried && this.tried.at < this.offset) this.tried = undefined;
+  }
+
+  private hold(bytes: Uint8Array): void {
+    const needed = this.heldLength + bytes.length;
+    if (needed > this.held.length) {
+      const grown = Buffer.alloc(Math.max(needed, 2 * this.held.length, 1024));
+      this.held.copy(grown, 0, 0, this.heldLength);
+      this.held = grown;
+    }
+    this.held.set(bytes, this.heldLength);
+    this.heldLength = needed;
+  }
+
+  private plain(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.cut = false;
+    this.output.bytes(bytes);
+  }
+
+  private boundary(): void {
+    if (this.cut) return;
+    this.cut = true;
     this.output.boundary();
-    this.decryptor = new FrameDecryptor(key ?? new Uint8Array(16), aad);
+  }
+
+  /** null without a key. */
+  private decrypt(frame: Buffer, at: number): DecryptOutcome | null {
+    if (this.tried?.at === at) return this.tried.outcome;
+    const { key, aad } = this.options;
+    const outcome = key ? tryDecryptFrame(frame, key, aad) : null;
+    this.tried = { at, outcome };
+    return outcome;
+  }
+
+  private establish(): void {
+    if (this.encrypted) return;
+    const { key, log } = this.options;
     if (key) {
       log.info('the meter sends encrypted telegrams (0xDB frames, Luxembourg Smarty): decrypting them');
       this.currentState = 'decrypting';
@@ -111,34 +209,31 @@ export class DecryptingInput {
     }
   }
 
-  private decrypt(chunk: Buffer): void {
-    const decryptor = this.decryptor!;
-    if (!this.options.key) {
-      // Framed all the same: the frames still prove the line settings, and the stats show the meter is there.
-      for (let n = decryptor.framer.push(chunk).length; n > 0; n--) {
-        this.stats.frames++;
-        this.stats.failed++;
-        this.output.frame?.();
-        this.options.log.debug(`encrypted frame ${this.stats.frames} dropped: no decryption key`);
-      }
-      return;
-    }
-    for (const outcome of decryptor.push(chunk)) {
-      this.stats.frames++;
-      this.output.frame?.();
-      if (outcome.ok) {
-        this.stats.decrypted++;
-        if (this.currentState === 'failing') this.options.log.info(`decryption works again (${this.stats.failed} frame(s) dropped so far)`);
-        this.currentState = 'decrypting';
-        this.lastFailure = '';
-        this.options.log.debug(`encrypted frame ${this.stats.frames} (frame counter ${outcome.frame.frameCounter}) decrypted: ${outcome.frame.plaintext.length} bytes`);
-        this.output.bytes(outcome.frame.plaintext);
-        this.output.boundary();
-      } else {
-        this.stats.failed++;
-        this.options.log.debug(`encrypted frame ${this.stats.frames} not decrypted: ${outcome.error.message}`);
-        this.reportFailure(outcome.error);
-      }
+  private decrypted(frame: DecryptedFrame): void {
+    this.stats.frames++;
+    this.stats.decrypted++;
+    this.output.frame?.();
+    if (this.currentState === 'failing') this.options.log.info(`decryption works again (${this.stats.failed} frame(s) dropped so far)`);
+    this.currentState = 'decrypting';
+    this.lastFailure = '';
+    this.options.log.debug(`encrypted frame ${this.stats.frames} (frame counter ${frame.frameCounter}) decrypted: ${frame.plaintext.length} bytes`);
+    // Whatever plain bytes came before belong to no telegram.
+    this.boundary();
+    this.plain(frame.plaintext);
+    this.boundary();
+  }
+
+  private undecrypted(outcome: DecryptOutcome | null): void {
+    this.stats.frames++;
+    this.stats.failed++;
+    // Dropped all the same: the frames still prove the line settings, and the stats show the meter is there.
+    this.output.frame?.();
+    this.boundary();
+    if (!outcome) {
+      this.options.log.debug(`encrypted frame ${this.stats.frames} dropped: no decryption key`);
+    } else if (!outcome.ok) {
+      this.options.log.debug(`encrypted frame ${this.stats.frames} not decrypted: ${outcome.error.message}`);
+      this.reportFailure(outcome.error);
     }
   }
 

@@ -73,9 +73,15 @@ export function readFrameHeader(data: Uint8Array, maxBytes = DEFAULT_MAX_ENCRYPT
   const total = headerLength + length;
   if (length <= FRAME_OVERHEAD || total > maxBytes) return 'invalid';
   if (data.length < headerLength + 1) return 'more';
-  // Security suite 0 is the only one DLMS defines for this; any other low nibble means this 0xDB was noise.
-  if ((data[headerLength] & 0x0f) !== 0) return 'invalid';
+  if (!isSecurityControl(data[headerLength])) return 'invalid';
   return { headerLength, total };
+}
+
+// Security suite 0 (low nibble), authenticated and/or encrypted (0x10, 0x20), neither compressed (0x80) nor with a
+// broadcast key (0x40): 0x30 on every meter known, 0x10/0x20 reach the decryptor to be reported as unsupported. Any
+// other value means this 0xDB was noise.
+function isSecurityControl(sc: number): boolean {
+  return (sc & 0xcf) === 0 && (sc & 0x30) !== 0;
 }
 
 /** Splits a complete frame into its fields; null when the bytes are not exactly one whole frame. */

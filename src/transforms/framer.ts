@@ -2,7 +2,7 @@
 // The bytes of a telegram are kept exactly as they arrived; nothing is decoded or normalised, because the CRC and
 // DSMR-reader both work on the raw bytes.
 
-import { BANG, CR, isHexDigit, isIdentificationStart, LF, SLASH } from './p1-bytes.ts';
+import { BANG, CR, isHexDigit, isIdentificationStart, isLetter, LF, SLASH } from './p1-bytes.ts';
 
 export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
 
@@ -47,23 +47,26 @@ export class TelegramFramer {
           if (b === SLASH) this.begin(b);
           break;
         case State.Body:
-          if (b === SLASH) this.innerSlashes.push(this.length);
-          this.append(b);
-          if (b === BANG && this.state === State.Body) {
+          if (!this.append(b)) {
+            i--;
+            break;
+          }
+          if (b === SLASH) this.innerSlashes.push(this.length - 1);
+          if (b === BANG) {
             this.state = State.Crc;
             this.crcDigits = 0;
           }
           break;
         case State.Crc:
           if (isHexDigit(b) && this.crcDigits < 4) {
-            this.crcDigits++;
-            this.append(b);
+            if (this.append(b)) this.crcDigits++;
+            else i--;
           } else if (b === CR) {
-            this.append(b);
-            this.state = State.Cr;
+            if (this.append(b)) this.state = State.Cr;
+            else i--;
           } else if (b === LF) {
-            this.append(b);
-            out.push(this.complete());
+            if (this.append(b)) out.push(this.complete());
+            else i--;
           } else if (this.crcDigits > 0) {
             // No line end after the CRC: the telegram ends here and this byte belongs to what follows.
             out.push(this.complete());
@@ -77,8 +80,8 @@ export class TelegramFramer {
           break;
         case State.Cr:
           if (b === LF) {
-            this.append(b);
-            out.push(this.complete());
+            if (this.append(b)) out.push(this.complete());
+            else i--;
           } else {
             out.push(this.complete());
             i--;
@@ -119,13 +122,31 @@ export class TelegramFramer {
     this.append(b);
   }
 
-  private append(b: number): void {
+  /**
+   * Adds a byte to the frame; false when the frame is full: it has then been given up (see overflow) and the byte
+   * must be looked at again, in the state that left.
+   */
+  private append(b: number): boolean {
     if (this.length === this.maxBytes) {
-      this.stats.oversized++;
+      this.overflow();
+      return false;
+    }
+    this.buffer[this.length++] = b;
+    return true;
+  }
+
+  // The frame grew past the bound without an end. A telegram that began inside it is kept: the frame is given up
+  // up to its last identification line (the bytes before it are the unterminated part), else entirely.
+  private overflow(): void {
+    this.stats.oversized++;
+    const at = Math.max(this.lastIdentificationStart(), this.identificationStartAtEnd());
+    if (at <= 0) {
       this.reset();
       return;
     }
-    this.buffer[this.length++] = b;
+    this.buffer.copyWithin(0, at, this.length);
+    this.length -= at;
+    this.innerSlashes = this.innerSlashes.filter((offset) => offset > at).map((offset) => offset - at);
   }
 
   private complete(): Buffer {
@@ -137,14 +158,27 @@ export class TelegramFramer {
 
   // A '/' inside a frame that starts an identification line starts a new telegram: the one before it was cut short.
   private restartOffset(): number {
+    const at = this.lastIdentificationStart();
+    if (at < 0) return 0;
+    this.stats.truncated++;
+    return at;
+  }
+
+  /** Offset of the last '/' after the frame's first that starts an identification line; -1 when there is none. */
+  private lastIdentificationStart(): number {
     for (let k = this.innerSlashes.length - 1; k >= 0; k--) {
       const at = this.innerSlashes[k];
-      if (isIdentificationStart(this.buffer, at, this.length)) {
-        this.stats.truncated++;
-        return at;
-      }
+      if (isIdentificationStart(this.buffer, at, this.length)) return at;
     }
-    return 0;
+    return -1;
+  }
+
+  /** Offset of a '/' in the last 3 bytes that may yet start an identification line (the letters so far); else -1. */
+  private identificationStartAtEnd(): number {
+    const last = this.innerSlashes[this.innerSlashes.length - 1];
+    if (last === undefined || last + 3 < this.length) return -1;
+    for (let k = last + 1; k < this.length; k++) if (!isLetter(this.buffer[k])) return -1;
+    return last;
   }
 
   private reset(): void {

@@ -13,6 +13,7 @@ import {
   parseHexKey,
 } from '../../src/transforms/decrypt.ts';
 import { decodeTelegram } from '../../src/decode/decode.ts';
+import { encryptFrame as smartyFrame, feed, inputChain, prng } from '../helpers/input-chain.ts';
 
 const corpus = join(__dirname, '..', 'fixtures', 'telegrams');
 const read = (file: string) => readFileSync(join(corpus, file));
@@ -30,10 +31,6 @@ const withAad = readHex('athombv-node-dsmr-parser/encrypted/dsmr-luxembourgh-spe
 const withoutAad = readHex('athombv-node-dsmr-parser/encrypted/dsmr-luxembourgh-spec-example-without-aad.hex.txt');
 const athombvAk = Buffer.from('ffeeddccbbaa99887766554433221100', 'hex');
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
 
 function expectDecryptionError(fn: () => unknown, reason: DecryptionError['reason']): DecryptionError {
   try {
@@ -204,5 +201,69 @@ describe('key and AAD settings', () => {
     expect(parseAadSetting('ffeeddccbbaa99887766554433221100')).toEqual({ authenticationKey: athombvAk });
     expect(parseAadSetting('30ffeeddccbbaa99887766554433221100')).toEqual({ aad: Buffer.concat([Buffer.of(0x30), athombvAk]) });
     expect(typeof parseAadSetting('xyz')).toBe('string');
+  });
+});
+
+describe('DecryptingInput with the framer and the check behind it', () => {
+  const plain = [read('nielsbasjes-dsmr-tools/ttyUSB0-raw__telegram1.txt'), read('nielsbasjes-dsmr-tools/ttyUSB0-raw__telegram2.txt')].map((t) => t.subarray(t.indexOf(0x2f)));
+  const latin1 = (buffers: Buffer[]) => buffers.map((b) => b.toString('latin1'));
+  /** Line noise that reads as a frame header: 0xDB 0x08, a system title, a length (498), security control 0x30. */
+  const noiseHeader = (length = 498) => Buffer.concat([Buffer.of(0xdb, 0x08), Buffer.from('SAG12345'), Buffer.of(0x82, length >> 8, length & 0xff, 0x30, 0x00, 0x01)]);
+  const fakeHeader = noiseHeader();
+  const chunkings: [string, () => number][] = [['whole', () => 1 << 30], ['bytes', () => 1], ['random', ((r) => () => 1 + Math.floor(r() * 300))(prng(7))]];
+
+  // Regression: a header like this switched the input to "encrypted" for good: no plain telegram was forwarded again.
+  it.each(chunkings)('noise that looks like a frame header does not silence a plain meter (chunks: %s)', (_name, size) => {
+    for (const key of [undefined, esphome.key]) {
+      const stream = Buffer.concat([plain[0], fakeHeader, Buffer.from('\r\n'), plain[1], plain[0], fakeHeader, plain[1], plain[0]]);
+      const chain = feed(inputChain({ key }), stream, size);
+      expect(latin1(chain.forwarded)).toEqual(latin1([plain[0], plain[1], plain[0], plain[1], plain[0]]));
+      expect(chain.input.state).toBe('plain');
+      expect(chain.input.stats).toEqual({ frames: 0, decrypted: 0, failed: 0 });
+      expect(chain.logs).toEqual([]);
+    }
+  });
+
+  it('holds a plain telegram back while a header that looks real waits for its frame, at most that long', () => {
+    const chain = inputChain();
+    chain.push(Buffer.concat([noiseHeader(plain[0].length + 100), plain[0]]));
+    expect(chain.forwarded).toEqual([]); // 100 bytes of the frame could still be on their way
+    chain.push(plain[1]);
+    expect(latin1(chain.forwarded)).toEqual(latin1([plain[0], plain[1]]));
+  });
+
+  it('a real frame behind a false header is still decrypted, and so are the ones after it', () => {
+    const frames = [1, 2, 3].map((n) => smartyFrame(plain[n % 2], esphome.key, n));
+    const stream = Buffer.concat([frames[0], fakeHeader, frames[1], frames[2]]);
+    for (const [name, size] of chunkings) {
+      const chain = feed(inputChain({ key: esphome.key }), stream, size);
+      expect(latin1(chain.forwarded), name).toEqual(latin1([plain[1], plain[0], plain[1]]));
+      // Once the meter is known to encrypt, the false frame counts as a damaged one.
+      expect(chain.input.stats).toEqual({ frames: 4, decrypted: 3, failed: 1 });
+    }
+  });
+
+  it('plain telegrams between encrypted frames are forwarded too', () => {
+    const stream = Buffer.concat([esphome.frame, plain[0], esphome.frame, plain[1]]);
+    const chain = feed(inputChain({ key: esphome.key }), stream, () => 5);
+    expect(latin1(chain.forwarded)).toEqual(latin1([esphome.plaintext, plain[0], esphome.plaintext, plain[1]]));
+  });
+
+  it('without a key, one frame followed by plain bytes is not enough to call the meter encrypted; two back to back are', () => {
+    const lone = feed(inputChain(), Buffer.concat([esphome.frame, plain[0]]));
+    expect(lone.input.state).toBe('plain');
+    expect(latin1(lone.forwarded)).toEqual(latin1([plain[0]]));
+    const two = feed(inputChain(), Buffer.concat([esphome.frame, esphome.frame, plain[0]]), () => 3);
+    expect(two.input.state).toBe('no-key');
+    expect(two.input.stats).toEqual({ frames: 2, decrypted: 0, failed: 2 });
+    expect(two.logs).toHaveLength(1);
+    expect(two.logs[0]).toMatch(/^ERROR .*DSMR_DATALOGGER_DECRYPTION_KEY/);
+    expect(latin1(two.forwarded)).toEqual(latin1([plain[0]]));
+  });
+
+  it('a frame the input ends with counts: nothing follows to contradict its length', () => {
+    const chain = feed(inputChain(), esphome.frame);
+    expect(chain.input.state).toBe('no-key');
+    expect(chain.input.stats.frames).toBe(1);
   });
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TelegramFramer } from '../../src/transforms/framer.ts';
+import { DEFAULT_MAX_TELEGRAM_BYTES, TelegramFramer } from '../../src/transforms/framer.ts';
 import { checkCrc } from '../../src/transforms/crc-check.ts';
+import { prng } from '../helpers/input-chain.ts';
 
 const corpus = join(__dirname, '..', 'fixtures', 'telegrams');
 interface Entry { file: string; kind: string; telegrams: number; has_crc?: boolean; crc_valid?: boolean | null; complete?: boolean; crc_valid_count?: number; crc_invalid_count?: number; no_crc_count?: number }
@@ -22,11 +23,6 @@ function frameAll(bytes: Buffer, chunkSizes?: () => number): Buffer[] {
   return out;
 }
 
-// A deterministic PRNG, so a failing split can be replayed.
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 
 const hex = (b: Buffer) => b.toString('latin1');
 
@@ -104,6 +100,35 @@ describe('TelegramFramer rules', () => {
     expect(framer.push(garbage)).toEqual([]);
     expect(framer.stats.oversized).toBe(1);
     expect(framer.push(valid.subarray(0, 0))).toEqual([]);
+  });
+
+  // Regression: the byte that overflowed the bound was thrown away, and with it the '/' of the next telegram; a
+  // telegram that had begun inside the full buffer was lost with the unterminated frame before it.
+  it.each([
+    ['is the overflowing byte', 0],
+    ['starts inside the full buffer', 700],
+    ['has 1 byte before the bound', 1],
+    ['has 3 bytes before the bound', 3],
+    ['has 4 bytes before the bound', 4],
+  ])('keeps a valid telegram after an unterminated frame when its start %s', (_name, inside) => {
+    const max = DEFAULT_MAX_TELEGRAM_BYTES;
+    const unterminated = Buffer.concat([Buffer.from('/XYZ5 no end\r\n'), Buffer.alloc(max - 14 - inside, 0x41)]);
+    expect(unterminated.length + inside).toBe(max);
+    const stream = Buffer.concat([unterminated, valid, valid]);
+    for (const size of [1, 97, stream.length]) {
+      const framer = new TelegramFramer();
+      const out: Buffer[] = [];
+      for (let i = 0; i < stream.length; i += size) out.push(...framer.push(stream.subarray(i, i + size)));
+      out.push(...framer.end());
+      expect(out.map(hex), `chunks of ${size}`).toEqual([hex(valid), hex(valid)]);
+      expect(framer.stats.oversized).toBe(1);
+    }
+  });
+
+  it('gives up a frame of slashes at the bound and still finds the telegram behind it', () => {
+    const framer = new TelegramFramer(1024);
+    const out = [...framer.push(Buffer.alloc(6500, 0x2f)), ...framer.push(valid), ...framer.end()];
+    expect(out.map(hex)).toEqual([hex(valid)]);
   });
 
   it('does not join bytes across a discontinuity', () => {
