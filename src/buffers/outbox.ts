@@ -2,18 +2,7 @@ import type { Logger } from '../log/logger.ts';
 import type { DeliveryResult } from '../sinks/classify.ts';
 import type { BackoffPolicy } from '../policy/backoff.ts';
 import { backoffDelay, DELIVERY_POLICY, REFUSED_POLICY } from '../policy/backoff.ts';
-
-/** Where a server's telegrams wait while it is away: on disk, so a restart loses nothing (see spool.ts). */
-export interface Backlog {
-  append(telegram: Buffer): void;
-  readonly count: number;
-  /** The oldest waiting telegrams, in order, without removing them. */
-  readBatch(max: number): Promise<Buffer[]>;
-  /** The first n of them were delivered (or set aside). */
-  ack(n: number): Promise<void>;
-  flush(): Promise<void>;
-  close(): Promise<void>;
-}
+import type { Backlog } from './backlog.ts';
 
 export interface Sink {
   post(telegram: Buffer): Promise<DeliveryResult>;
@@ -80,7 +69,7 @@ export class Outbox {
   }
 
   enqueue(telegram: Buffer): void {
-    if (this.spooling) this.options.backlog.append(telegram);
+    if (this.spooling) this.options.backlog.append(telegram, Date.now());
     else {
       this.memory.push(telegram);
       // A server that answers, but slower than the meter talks, must not make memory grow.
@@ -141,7 +130,7 @@ export class Outbox {
   }
 
   private moveMemoryToBacklog(): void {
-    for (const telegram of this.memory) this.options.backlog.append(telegram);
+    for (const telegram of this.memory) this.options.backlog.append(telegram, Date.now());
     this.memory = [];
     this.spooling = true;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Outbox, type Sink } from '../../src/buffers/outbox.ts';
-import { MemoryBacklog } from '../../src/buffers/memory-backlog.ts';
+import { MemoryBacklog } from '../helpers/memory-backlog.ts';
 import type { DeliveryResult } from '../../src/sinks/classify.ts';
 import { createLogger } from '../../src/log/logger.ts';
 
@@ -109,8 +109,8 @@ describe('Outbox', () => {
 
   it('delivers a backlog left by an earlier run before anything new', async () => {
     const { outbox, backlog, delivered } = setup(() => ok);
-    backlog.append(Buffer.from('old1'));
-    backlog.append(Buffer.from('old2'));
+    backlog.append(Buffer.from('old1'), 0);
+    backlog.append(Buffer.from('old2'), 0);
     outbox.start();
     outbox.enqueue(Buffer.from('new'));
     await until(() => delivered.length === 3);

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SPOOL_MAX_BYTES, Spool } from '../../src/buffers/spool.ts';
+import { DEFAULT_SPOOL_MAX_BYTES, Spool } from '../../src/buffers/spool/index.ts';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { telegramsDir } from '../helpers/fixtures.ts';
