@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import type { Clock, Timer } from '../../src/core/clock.ts';
 import type { OpenMode, SpoolFile, SpoolFs } from '../../src/buffers/spool/fs-port.ts';
 
-export type FaultKind = 'open' | 'read' | 'write' | 'truncate' | 'sync' | 'rename' | 'unlink' | 'syncDirectory';
+export type FaultKind = 'open' | 'openRead' | 'read' | 'write' | 'truncate' | 'sync' | 'rename' | 'unlink' | 'syncDirectory';
 
 /** What an injected fault does: fail with `code`; a write first puts `tornBytes` of its data down. */
 export interface Fault {
@@ -72,6 +72,7 @@ export class FakeFs implements SpoolFs {
   writeCalls = 0;
   syncCalls = 0;
   faultsInjected = 0;
+  readonly faultsByKind = new Map<FaultKind, number>();
   /** Total bytes the files may hold; past it writes are short, then fail with ENOSPC. */
   capacity = Infinity;
   /** Asked before every operation; a Fault makes it fail. */
@@ -126,7 +127,10 @@ export class FakeFs implements SpoolFs {
 
   fault(kind: FaultKind, path: string): Fault | undefined {
     const fault = this.inject?.(kind, path);
-    if (fault) this.faultsInjected += 1;
+    if (fault) {
+      this.faultsInjected += 1;
+      this.faultsByKind.set(kind, (this.faultsByKind.get(kind) ?? 0) + 1);
+    }
     return fault;
   }
 
@@ -145,7 +149,7 @@ export class FakeFs implements SpoolFs {
   }
 
   async open(path: string, mode: OpenMode): Promise<SpoolFile> {
-    this.check('open', path);
+    this.check(mode === 'r' ? 'openRead' : 'open', path);
     if (!this.dirs.has(dirname(path))) throw fsError('ENOENT', `open ${path}`);
     let inode = this.names.get(path);
     if (mode === 'wx' && inode) throw fsError('EEXIST', `open ${path}`);

@@ -133,7 +133,7 @@ describe('Spool on a failing file system', () => {
     expect(reopened.stats.corruptSkipped).toBe(0);
   });
 
-  it('never writes after torn bytes it could not cut off; they are skipped as a torn tail at the next open', async () => {
+  it('writes the same records over torn bytes it could not cut off, so none comes twice', async () => {
     const { fs, clock, events, open } = machine();
     const spool = await open({ retryIntervalMs: 10 });
     spool.append(telegram(0));
@@ -142,15 +142,37 @@ describe('Spool on a failing file system', () => {
     let truncates = 1;
     fs.inject = (kind, path) => {
       if (!path.endsWith('.seg')) return undefined;
-      if (kind === 'write' && writes-- > 0) return { code: 'EIO', tornBytes: 300 };
+      if (kind === 'write' && writes-- > 0) return { code: 'EIO', tornBytes: RECORD_BYTES + 300 };
       if (kind === 'truncate' && truncates-- > 0) return { code: 'EIO' };
       return undefined;
     };
     spool.append(telegram(1));
+    spool.append(telegram(2));
     await spool.drain();
+    // Record 1 is whole on disk, and held in memory too.
+    expect(fs.contents(join(DIR, '0000000001.seg'))!.length).toBe(2 * RECORD_BYTES + 300);
+    expect(spool.heldInMemory).toBe(2);
+    spool.append(telegram(3));
     await clock.advance(10);
-    expect(fs.list(DIR).filter((name) => name.endsWith('.seg'))).toEqual(['0000000001.seg', '0000000002.seg']);
+    expect(fs.list(DIR).filter((name) => name.endsWith('.seg'))).toEqual(['0000000001.seg']);
     await spool.close();
+    events.length = 0;
+    const reopened = await open();
+    expect(await readAll(reopened)).toEqual([0, 1, 2, 3]);
+    expect(events).toEqual([]);
+  });
+
+  it('skips, after a kill, the torn bytes it could not cut off, keeping the whole records among them', async () => {
+    const { fs, clock, events, open } = machine();
+    const spool = await open({ retryIntervalMs: 10 });
+    spool.append(telegram(0));
+    await spool.drain();
+    fs.inject = (kind, path) => (!path.endsWith('.seg') ? undefined : kind === 'write' ? { code: 'EIO', tornBytes: RECORD_BYTES + 300 } : kind === 'truncate' ? { code: 'EIO' } : undefined);
+    spool.append(telegram(1));
+    spool.append(telegram(2));
+    await spool.drain();
+    fs.kill();
+    clock.forget();
     fs.inject = undefined;
     events.length = 0;
     const reopened = await open();

@@ -73,8 +73,8 @@ export class CursorFile {
 
   async sync(): Promise<void> {
     if (!this.file || !this.unsynced) return;
-    this.unsynced = false;
     await this.file.sync();
+    this.unsynced = false;
   }
 
   async close(): Promise<void> {

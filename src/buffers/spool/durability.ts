@@ -3,7 +3,7 @@
 // reached write(2). Segment files, the directory entries of new ones, and the cursor are synced together.
 import type { Clock, Timer } from '../../core/clock.ts';
 import type { CursorFile } from './cursor.ts';
-import type { SpoolFile, SpoolFs } from './fs-port.ts';
+import { errorCode, type SpoolFile, type SpoolFs } from './fs-port.ts';
 import type { SpoolReporter } from './events.ts';
 
 /** What durability needs of a segment: its write handle, and whether it still takes writes. */
@@ -11,6 +11,9 @@ export interface SyncTarget {
   writer: SpoolFile | undefined;
   sealed: boolean;
 }
+
+/** What fsync of a directory answers where it is not supported (Windows, some runtimes and file systems). */
+const UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EISDIR', 'EBADF', 'ENOSYS']);
 
 export class Durability {
   private unsynced = new Set<SyncTarget>();
@@ -63,30 +66,60 @@ export class Durability {
     this.timer.unref?.();
   }
 
+  // What fails to sync stays due, and is tried again at the next interval or flush.
   async syncAll(): Promise<void> {
+    let failed = false;
     for (const segment of [...this.unsynced]) {
-      this.unsynced.delete(segment);
       try {
         await segment.writer?.sync();
+        this.unsynced.delete(segment);
+        if (segment.sealed) await this.release(segment);
       } catch (error) {
+        failed = true;
         this.reporter.warnOnce('fsync of a segment', error);
       }
-      if (segment.sealed) await this.release(segment);
     }
     if (this.directoryUnsynced && this.directorySyncWorks) {
-      this.directoryUnsynced = false;
       try {
         await this.fs.syncDirectory(this.dir);
-      } catch {
+        this.directoryUnsynced = false;
+      } catch (error) {
+        failed = true;
         // Some platforms (and runtimes) cannot fsync a directory; the files themselves are still synced.
-        this.directorySyncWorks = false;
+        if (UNSUPPORTED.has(errorCode(error))) this.directorySyncWorks = false;
+        else this.reporter.warnOnce('fsync of the spool directory', error);
       }
     }
     try {
       await this.cursor.sync();
     } catch (error) {
+      failed = true;
       this.reporter.warnOnce('fsync of the acknowledgement cursor', error);
     }
+    if (failed) this.schedule();
+  }
+
+  /**
+   * Files found at open may hold data only in the page cache, written by a process that was killed before it
+   * synced: sync them now, or a power cut soon after the restart would still lose what the next flush promises.
+   * Syncing clean files costs next to nothing.
+   */
+  async syncFound(paths: string[]): Promise<void> {
+    if (paths.length === 0) return;
+    for (const path of paths) {
+      try {
+        const file = await this.fs.open(path, 'r');
+        try {
+          await file.sync();
+        } finally {
+          await file.close().catch(() => undefined);
+        }
+      } catch (error) {
+        this.reporter.warnOnce('fsync of a file found at start', error);
+      }
+    }
+    this.directoryUnsynced = true;
+    await this.syncAll();
   }
 
   stop(): void {

@@ -127,6 +127,8 @@ export class Spool implements Backlog {
   private async load(cursor: CursorPosition | undefined): Promise<void> {
     const nextSeq = await this.segments.load(cursor);
     this.cursorPersisted = cursor;
+    const found = this.segments.list.map((segment) => segment.path);
+    await this.durability.syncFound(cursor ? [...found, join(this.opts.dir, CURSOR_NAME)] : found);
     const opts = this.opts;
     this.writer = new Writer(this.segments, this.durability, this.reporter, this.clock, (step) => this.background(step), {
       maxBytes: opts.maxBytes,
@@ -190,16 +192,17 @@ export class Spool implements Backlog {
       const view = this.view;
       let last: Located | undefined;
       let next: Located | undefined;
-      if (view && view.acked + n <= view.records.length) {
-        view.acked += n;
-        last = view.records[view.acked - 1];
-        next = view.records[view.acked];
+      const inView = view !== undefined && view.acked + n <= view.records.length;
+      if (inView) {
+        last = view.records[view.acked + n - 1];
+        next = view.records[view.acked + n];
       } else {
         this.view = undefined;
         const ahead = await this.locate(n);
         last = ahead[ahead.length - 1];
       }
       if (last) await this.acknowledgeThrough(last, next?.segment ? next.readAt : undefined);
+      if (inView) view.acked += n;
     });
   }
 

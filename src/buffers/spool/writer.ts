@@ -148,13 +148,10 @@ export class Writer {
   private async writeFailed(segment: Segment | undefined, error: unknown): Promise<void> {
     this.reporter.stats.writeErrors += 1;
     if (segment?.writer && !segment.sealed) {
-      // Cut off whatever part of the chunk made it, so the segment ends on a whole record; if even that fails,
-      // never write after those unknown bytes again (open() will skip them as a torn tail).
-      try {
-        await segment.writer.truncate(segment.size);
-      } catch {
-        await this.segments.seal(segment);
-      }
+      // Cut off whatever part of the chunk made it, so the segment ends on whole records even if this process
+      // dies now. If even that fails, the retry writes the same records at the same offset, over those bytes; a
+      // new segment instead would leave them in the old one, and a restart would deliver them twice.
+      await segment.writer.truncate(segment.size).catch(() => undefined);
     }
     if (this.diskFailure === undefined) {
       this.diskFailure = errorCode(error);
