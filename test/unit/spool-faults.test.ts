@@ -79,23 +79,6 @@ describe('Spool on a failing file system', () => {
     expect(spool.stats.corruptSkipped).toBe(0);
   });
 
-  it('delivers records held in memory when the server comes back before the disk does', async () => {
-    const { fs, clock, events, open } = machine();
-    fs.capacity = 0;
-    const spool = await open({ retryIntervalMs: 50 });
-    for (let n = 0; n < 10; n++) spool.append(telegram(n));
-    await spool.drain();
-    expect(spool.heldInMemory).toBe(10);
-    expect(events.map((e) => e.type)).toEqual(['disk-failed']);
-    expect((await spool.readBatch(4)).map(numberOf)).toEqual([0, 1, 2, 3]);
-    await spool.ack(4);
-    expect(spool.count).toBe(6);
-    fs.capacity = Infinity;
-    await clock.advance(50);
-    expect(spool.heldInMemory).toBe(0);
-    expect(await readAll(spool)).toEqual([4, 5, 6, 7, 8, 9]);
-  });
-
   it('retries after EIO (said once) and loses nothing', async () => {
     const { clock, events, open, failNext } = machine();
     const spool = await open({ retryIntervalMs: 1000 });

@@ -4,7 +4,7 @@
 // A record counts only when its CRC matches; anything else becomes a "bad" range up to the next intact record (or
 // the end of the data), which the caller skips and counts.
 import type { SpoolFile } from './fs-port.ts';
-import { MAX_RECORD_BYTES, RECORD_HEADER_BYTES, RECORD_MAGIC_PREFIX, probeRecord, type Probe } from './record.ts';
+import { MAX_RECORD_BYTES, RECORD_HEADER_BYTES, RECORD_MAGIC_PREFIX, headerBytesAt, probeRecord, type Probe } from './record.ts';
 
 export interface RecordAt {
   kind: 'record';
@@ -91,8 +91,7 @@ export class SegmentReader {
   async readAtOf(at: number): Promise<number | undefined> {
     const header = Buffer.alloc(RECORD_HEADER_BYTES);
     const filled = await readInto(this.file, header, at);
-    if (filled < RECORD_HEADER_BYTES || header[0] !== RECORD_MAGIC_PREFIX[0]) return undefined;
-    return header[3] === 0x32 ? header.readUIntLE(12, 6) : undefined;
+    return filled === RECORD_HEADER_BYTES && headerBytesAt(header, 0) === RECORD_HEADER_BYTES ? header.readUIntLE(12, 6) : undefined;
   }
 
   private async readFresh(at: number, length: number): Promise<Buffer> {
