@@ -1,4 +1,4 @@
-// Reads a server's spool directory the way a person with a hex editor would, independently of src/buffers/spool*.ts:
+// Reads a server's spool directory the way a person with a hex editor would, independently of src/buffers/spool/ (only its CRC-32 is shared):
 // which telegrams are on disk and not yet acknowledged. Tests use it to know what a killed datalogger had made
 // durable, and to damage segment files on purpose.
 //
