@@ -1,11 +1,11 @@
-/** Where an output's telegrams wait while its consumer is away: on disk, so a restart loses nothing (see spool.ts). */
+/** Where a server's telegrams wait while it is away: on disk, so a restart loses nothing (see spool/spool.ts). */
 export interface Backlog {
-  /** readAt: epoch ms at which the telegram was read from the meter. */
+  /** Queues a telegram read at `readAt` (epoch ms). */
   append(telegram: Buffer, readAt: number): void;
   readonly count: number;
-  /** Telegram bytes waiting. */
+  /** Bytes of the telegrams waiting (with their record headers). */
   readonly bytes: number;
-  /** Epoch ms at which the oldest waiting telegram was read; undefined when empty or unknown. */
+  /** Epoch ms at which the oldest waiting telegram was read; undefined when none waits (or it is not known). */
   readonly oldestReadAt: number | undefined;
   /** The oldest waiting telegrams, in order, without removing them. */
   readBatch(max: number): Promise<Buffer[]>;

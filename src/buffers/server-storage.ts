@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Config, ServerConfig } from '../config/config.ts';
 import { ConfigError } from '../config/config-error.ts';
 import type { Logger } from '../log/logger.ts';
-import { DEFAULT_SPOOL_MAX_BYTES, describeSpoolEvent, Spool } from './spool.ts';
+import { DEFAULT_SPOOL_MAX_BYTES, describeSpoolEvent, Spool, SpoolFormatError } from './spool/index.ts';
 
 /** A file-name-safe name per server that stays the same across restarts, so a backlog finds its server again. */
 export function serverId(server: ServerConfig): string {
@@ -32,6 +32,7 @@ export async function openBacklog(config: Config, server: ServerConfig, log: Log
       },
     });
   } catch (err) {
+    if (err instanceof SpoolFormatError) throw new ConfigError(`DSMR_DATALOGGER_DATA_DIR: ${err.message}`);
     throw new ConfigError(`DSMR_DATALOGGER_DATA_DIR: the spool ${dir} cannot be used (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): expected a directory this user can write`);
   }
 }

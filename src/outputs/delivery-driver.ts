@@ -30,6 +30,7 @@ export interface DeliveryDriverOptions {
 const REPLAY_BATCH = 256;
 /** The spool promises that a telegram read while its consumer is unreachable is written within a second. */
 export const SLOW_ANSWER_MS = 1000;
+const BACKLOG_RETRY_MS = 5000;
 
 export class DeliveryDriver {
   readonly stats = { delivered: 0, rejected: 0 };
@@ -40,6 +41,7 @@ export class DeliveryDriver {
   lastDeliveredAt: number | undefined;
 
   private attempt = 0;
+  private backlogFailing = false;
   private lastRejectReason = '';
   private stopping = false;
   /** stop() took what was waiting over to the backlog; a request still in flight must not touch the queues. */
@@ -69,8 +71,11 @@ export class DeliveryDriver {
   private async run(): Promise<void> {
     const { outbox, clock } = this.options;
     while (!this.stopping) {
-      const batch = await outbox.next(REPLAY_BATCH);
+      const batch = await this.readNext();
+      if (batch === undefined) continue;
       if (batch.length === 0) {
+        // stop() may have come while the backlog was read: its wake-up is then gone, so look before waiting.
+        if (this.stopping) return;
         await outbox.whenMore();
         continue;
       }
@@ -89,8 +94,9 @@ export class DeliveryDriver {
             this.stats.delivered++;
             this.lastDeliveredAt = clock.now();
           } else this.reject(telegram, result.reason);
-          await outbox.done(telegram);
           this.consumerAnswered();
+          // If the backlog cannot record it, the telegram goes again later: at least once, never lost.
+          if (!(await this.backlogCall(() => outbox.done(telegram)))) break;
         } else {
           outbox.spill();
           this.consumerFailed(result.outcome, result.reason);
@@ -98,6 +104,29 @@ export class DeliveryDriver {
           break;
         }
       }
+    }
+  }
+
+  /** The next batch; undefined (after a pause) when the backlog could not be read. */
+  private async readNext(): Promise<Buffer[] | undefined> {
+    let batch: Buffer[] = [];
+    return (await this.backlogCall(async () => void (batch = await this.options.outbox.next(REPLAY_BATCH)))) ? batch : undefined;
+  }
+
+  /** A disk that fails a read or an acknowledgement is said once and tried again after a pause. */
+  private async backlogCall(call: () => Promise<void>): Promise<boolean> {
+    try {
+      await call();
+      if (this.backlogFailing) {
+        this.backlogFailing = false;
+        this.options.log.info(`${this.options.name}: the backlog can be read again`);
+      }
+      return true;
+    } catch (err) {
+      if (!this.backlogFailing) this.options.log.error(`${this.options.name}: the backlog cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); trying again`);
+      this.backlogFailing = true;
+      await this.pause(BACKLOG_RETRY_MS);
+      return false;
     }
   }
 

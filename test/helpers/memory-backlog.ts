@@ -10,7 +10,7 @@ export class MemoryBacklog implements Backlog {
   }
 
   get bytes(): number {
-    return this.items.reduce((n, i) => n + i.telegram.length, 0);
+    return this.items.reduce((sum, item) => sum + item.telegram.length, 0);
   }
 
   get oldestReadAt(): number | undefined {
@@ -22,7 +22,7 @@ export class MemoryBacklog implements Backlog {
   }
 
   async readBatch(max: number): Promise<Buffer[]> {
-    return this.items.slice(0, max).map((i) => i.telegram);
+    return this.items.slice(0, max).map((item) => item.telegram);
   }
 
   async ack(n: number): Promise<void> {

@@ -1,16 +1,19 @@
-// Reads a server's spool directory the way a person with a hex editor would, independently of src/buffers/spool*.ts:
+// Reads a server's spool directory the way a person with a hex editor would, independently of src/buffers/spool/ (only its CRC-32 is shared):
 // which telegrams are on disk and not yet acknowledged. Tests use it to know what a killed datalogger had made
 // durable, and to damage segment files on purpose.
 //
-// Layout (see src/buffers/spool.ts): `<dir>/NNNNNNNNNN.seg` files of records, magic FE 53 50 4C | length u32 LE |
-// crc32 u32 LE over the length bytes and the payload | payload; `<dir>/cursor`: two 32-byte slots, the valid one with
-// the higher generation says "everything before (segment, offset) is delivered".
+// Layout (see src/buffers/spool/): `<dir>/NNNNNNNNNN.seg` files of records, either format 2: magic FE 53 50 32 |
+// length u32 LE | crc32 u32 LE over bytes 4..8, 12..20 and the payload | read time u48 LE | 2 zero bytes | payload,
+// or format 1 (the previous release): magic FE 53 50 4C | length | crc32 over the length bytes and the payload |
+// payload; `<dir>/cursor`: two 32-byte slots, the valid one with the higher generation says "everything before
+// (segment, offset) is delivered"; `<dir>/FORMAT`: "dsmr-datalogger spool format 2".
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from '../../src/buffers/spool-record.ts';
+import { crc32 } from '../../src/buffers/spool/record.ts';
 
-const MAGIC = Buffer.from([0xfe, 0x53, 0x50, 0x4c]);
-const HEADER = 12;
+const MAGIC_PREFIX = Buffer.from([0xfe, 0x53, 0x50]);
+/** Header size by the magic's last byte: 'L' format 1, '2' format 2. */
+const HEADERS: Record<number, number> = { 0x4c: 12, 0x32: 20 };
 const SEGMENT_NAME = /^(\d{10,})\.seg$/;
 
 export interface SpoolSegmentFile {
@@ -67,26 +70,34 @@ export function readSpoolCursor(dir: string): { segment: number; offset: number 
 }
 
 /** Records of one segment file: intact ones with their offsets, and the damaged ranges between them. */
-export function parseSegment(bytes: Buffer): { records: { start: number; end: number; payload: Buffer }[]; damaged: { start: number; end: number }[] } {
-  const records: { start: number; end: number; payload: Buffer }[] = [];
+export function parseSegment(bytes: Buffer): {
+  records: { start: number; end: number; payload: Buffer; readAt: number | undefined }[];
+  damaged: { start: number; end: number }[];
+} {
+  const records: { start: number; end: number; payload: Buffer; readAt: number | undefined }[] = [];
   const damaged: { start: number; end: number }[] = [];
+  // Header size of the intact record at `at`, or -1.
   const intactAt = (at: number): number => {
-    if (at + HEADER > bytes.length || !bytes.subarray(at, at + 4).equals(MAGIC)) return -1;
+    if (at + 12 > bytes.length || !bytes.subarray(at, at + 3).equals(MAGIC_PREFIX)) return -1;
+    const header = HEADERS[bytes[at + 3]];
+    if (header === undefined || at + header > bytes.length) return -1;
     const length = bytes.readUInt32LE(at + 4);
-    if (at + HEADER + length > bytes.length) return -1;
-    const crc = crc32(bytes, at + HEADER, at + HEADER + length, crc32(bytes, at + 4, at + 8));
-    return crc === bytes.readUInt32LE(at + 8) ? length : -1;
+    if (at + header + length > bytes.length) return -1;
+    const crc = crc32(bytes, at + header, at + header + length, crc32(bytes, at + 12, at + header, crc32(bytes, at + 4, at + 8)));
+    return crc === bytes.readUInt32LE(at + 8) ? header : -1;
   };
   let at = 0;
   while (at < bytes.length) {
-    const length = intactAt(at);
-    if (length >= 0) {
-      records.push({ start: at, end: at + HEADER + length, payload: Buffer.from(bytes.subarray(at + HEADER, at + HEADER + length)) });
-      at += HEADER + length;
+    const header = intactAt(at);
+    if (header >= 0) {
+      const end = at + header + bytes.readUInt32LE(at + 4);
+      const readAt = header === 20 ? bytes.readUIntLE(at + 12, 6) : undefined;
+      records.push({ start: at, end, payload: Buffer.from(bytes.subarray(at + header, end)), readAt });
+      at = end;
       continue;
     }
-    let next = bytes.indexOf(MAGIC, at + 1);
-    while (next >= 0 && intactAt(next) < 0) next = bytes.indexOf(MAGIC, next + 1);
+    let next = bytes.indexOf(MAGIC_PREFIX, at + 1);
+    while (next >= 0 && intactAt(next) < 0) next = bytes.indexOf(MAGIC_PREFIX, next + 1);
     const end = next < 0 ? bytes.length : next;
     damaged.push({ start: at, end });
     at = end;

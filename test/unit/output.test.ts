@@ -185,3 +185,22 @@ describe('Output', () => {
     expect(output.status()).toMatchObject({ oldestWaitingAt: t0, spooledTelegrams: 2 });
   });
 });
+
+describe('Output, when the backlog fails', () => {
+  it('says once that the backlog cannot be read, tries again, and then delivers everything in order', async () => {
+    const { clock, sink, backlog, log, output, offer } = setup(() => ok);
+    backlog.append(Buffer.from('old'), 0);
+    const readBatch = backlog.readBatch.bind(backlog);
+    let failures = 3;
+    backlog.readBatch = async (max) => {
+      if (failures-- > 0) throw Object.assign(new Error('i/o error'), { code: 'EIO' });
+      return readBatch(max);
+    };
+    output.start();
+    offer('new');
+    await clock.advance(60_000);
+    expect(sink.received).toEqual(['old', 'new']);
+    expect(log.lines.filter((l) => l.includes('cannot be read'))).toEqual(['ERROR http://server: the backlog cannot be read (EIO); trying again']);
+    expect(log.lines.filter((l) => l.includes('can be read again'))).toHaveLength(1);
+  });
+});

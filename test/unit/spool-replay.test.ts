@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SPOOL_MAX_BYTES, Spool } from '../../src/buffers/spool.ts';
+import { DEFAULT_SPOOL_MAX_BYTES, Spool } from '../../src/buffers/spool/index.ts';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { telegramsDir } from '../helpers/fixtures.ts';
@@ -79,7 +79,8 @@ describe('Spool backlog of a day', () => {
         `replayed in ${replayedAt - openedAt} ms; peak growth ${(peak / 1048576).toFixed(1)} MiB`,
     );
     expect(replayedAt - started).toBeLessThan(10_000);
-    // The backlog is ~80 MB; a replay that held it (or a good part of it) would show here.
-    expect(peak).toBeLessThan(16 * 1024 * 1024);
+    // The backlog is ~80 MB; a replay that held it (or a good part of it) would show here. Batches are views of
+    // one read each (about 256 KiB), so a few MiB is all a replay may keep alive.
+    expect(peak).toBeLessThan(8 * 1024 * 1024);
   });
 });

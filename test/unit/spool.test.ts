@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SPOOL_MAX_BYTES, Spool, describeSpoolEvent, type SpoolEvent, type SpoolOptions } from '../../src/buffers/spool.ts';
-import { RECORD_HEADER_BYTES } from '../../src/buffers/spool-record.ts';
+import { DEFAULT_SPOOL_MAX_BYTES, Spool, describeSpoolEvent, type SpoolEvent, type SpoolOptions } from '../../src/buffers/spool/index.ts';
+import { RECORD_HEADER_BYTES } from '../../src/buffers/spool/record.ts';
 import { telegramsDir } from '../helpers/fixtures.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -161,12 +161,12 @@ describe('Spool', () => {
     expect(onDisk).toBeLessThanOrEqual(maxBytes);
     expect(spool.bytes).toBe(onDisk);
     const kept = await readAll(spool);
-    expect(kept.length + spool.stats.droppedOldest).toBe(100);
+    expect(kept.length + spool.stats.droppedFull).toBe(100);
     expect(kept).toEqual(range(100 - kept.length, 100));
     expect(kept.length).toBeGreaterThanOrEqual(35);
     const drops = events.filter((e) => e.type === 'dropped-oldest');
     expect(drops.length).toBeGreaterThan(0);
-    expect(drops.reduce((sum, e) => sum + e.records, 0)).toBe(spool.stats.droppedOldest);
+    expect(drops.reduce((sum, e) => sum + e.records, 0)).toBe(spool.stats.droppedFull);
   });
 
   it('acknowledges only what was read when the oldest records were dropped in between', async () => {
@@ -188,7 +188,7 @@ describe('Spool', () => {
     const { spool, events } = await open({ dir, maxBytes: 10 * RECORD_BYTES });
     expect(spool.bytes).toBeLessThanOrEqual(10 * RECORD_BYTES);
     expect(await readAll(spool)).toEqual(range(20 - spool.count, 20));
-    expect(spool.stats.droppedOldest).toBe(20 - spool.count);
+    expect(spool.stats.droppedFull).toBe(20 - spool.count);
     expect(events.some((e) => e.type === 'dropped-oldest')).toBe(true);
   });
 

@@ -4,22 +4,21 @@
 // Stored in place, in two 32-byte slots written alternately, each with a generation number and a CRC: a write
 // torn by a crash damages at most the slot being written and the other one still holds the previous position.
 // In-place writes (no write+rename) create no new inode per update and ride along with the spool's batched fsync.
-import * as fs from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
-import { crc32 } from './spool-record.ts';
+import type { SpoolFile, SpoolFs } from './fs-port.ts';
+import { crc32 } from './record.ts';
 
 export interface CursorPosition {
   segment: number;
   offset: number;
 }
 
-const SLOT_BYTES = 32;
+export const CURSOR_SLOT_BYTES = 32;
 const CURSOR_MAGIC = 0x31525543; // "CUR1" little-endian
 // Layout of a slot: magic u32 | generation u48 | segment u48 | offset u48 | 6 spare bytes | crc32 u32 over bytes 0..27.
-const CRC_AT = SLOT_BYTES - 4;
+const CRC_AT = CURSOR_SLOT_BYTES - 4;
 
 function encodeSlot(generation: number, position: CursorPosition): Buffer {
-  const slot = Buffer.alloc(SLOT_BYTES);
+  const slot = Buffer.alloc(CURSOR_SLOT_BYTES);
   slot.writeUInt32LE(CURSOR_MAGIC, 0);
   slot.writeUIntLE(generation, 4, 6);
   slot.writeUIntLE(position.segment, 10, 6);
@@ -29,7 +28,7 @@ function encodeSlot(generation: number, position: CursorPosition): Buffer {
 }
 
 function decodeSlot(bytes: Buffer, at: number): { generation: number; position: CursorPosition } | undefined {
-  if (bytes.length < at + SLOT_BYTES) return undefined;
+  if (bytes.length < at + CURSOR_SLOT_BYTES) return undefined;
   if (bytes.readUInt32LE(at) !== CURSOR_MAGIC) return undefined;
   if (bytes.readUInt32LE(at + CRC_AT) !== crc32(bytes, at, at + CRC_AT)) return undefined;
   return {
@@ -40,42 +39,42 @@ function decodeSlot(bytes: Buffer, at: number): { generation: number; position: 
 
 export type CursorReading = { state: 'absent' } | { state: 'invalid' } | { state: 'valid'; position: CursorPosition; generation: number };
 
-export async function readCursor(path: string): Promise<CursorReading> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
-    throw error;
-  }
-  const slots = [decodeSlot(bytes, 0), decodeSlot(bytes, SLOT_BYTES)].filter((s) => s !== undefined);
+export async function readCursor(fs: SpoolFs, path: string): Promise<CursorReading> {
+  const bytes = await fs.readFile(path);
+  if (bytes === undefined) return { state: 'absent' };
+  const slots = [decodeSlot(bytes, 0), decodeSlot(bytes, CURSOR_SLOT_BYTES)].filter((s) => s !== undefined);
   if (slots.length === 0) return { state: 'invalid' };
   const newest = slots.reduce((a, b) => (b.generation > a.generation ? b : a));
   return { state: 'valid', position: newest.position, generation: newest.generation };
 }
 
 export class CursorFile {
-  private file: FileHandle | undefined;
+  private file: SpoolFile | undefined;
   private unsynced = false;
 
   constructor(
+    private readonly fs: SpoolFs,
     private readonly path: string,
     private generation: number,
+    /** The file was created: its directory entry needs a sync to survive a power cut. */
+    private readonly onCreated: () => void,
   ) {}
 
   async write(position: CursorPosition): Promise<void> {
-    if (!this.file) this.file = await openForUpdate(this.path);
-    this.generation += 1;
-    const slot = encodeSlot(this.generation, position);
-    const { bytesWritten } = await this.file.write(slot, 0, SLOT_BYTES, (this.generation % 2) * SLOT_BYTES);
-    if (bytesWritten !== SLOT_BYTES) throw new Error(`short write of the spool cursor (${bytesWritten} of ${SLOT_BYTES} bytes)`);
+    this.file ??= await this.openForUpdate();
+    const generation = this.generation + 1;
+    const written = await this.file.write(encodeSlot(generation, position), 0, CURSOR_SLOT_BYTES, (generation % 2) * CURSOR_SLOT_BYTES);
     this.unsynced = true;
+    if (written !== CURSOR_SLOT_BYTES) throw new Error(`short write of the spool cursor (${written} of ${CURSOR_SLOT_BYTES} bytes)`);
+    // Only a complete slot moves on: after a failed one the next write goes to the same (damaged) slot again,
+    // and the other keeps the last good position.
+    this.generation = generation;
   }
 
   async sync(): Promise<void> {
     if (!this.file || !this.unsynced) return;
-    this.unsynced = false;
     await this.file.sync();
+    this.unsynced = false;
   }
 
   async close(): Promise<void> {
@@ -83,13 +82,15 @@ export class CursorFile {
     this.file = undefined;
     await file?.close();
   }
-}
 
-async function openForUpdate(path: string): Promise<FileHandle> {
-  try {
-    return await fs.open(path, 'r+');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    return fs.open(path, 'w+');
+  private async openForUpdate(): Promise<SpoolFile> {
+    try {
+      return await this.fs.open(this.path, 'r+');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      const file = await this.fs.open(this.path, 'w+');
+      this.onCreated();
+      return file;
+    }
   }
 }

@@ -6,8 +6,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, stat
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Spool, type SpoolEvent } from '../../src/buffers/spool.ts';
-import { RECORD_HEADER_BYTES } from '../../src/buffers/spool-record.ts';
+import { Spool, type SpoolEvent } from '../../src/buffers/spool/index.ts';
+import { RECORD_HEADER_BYTES } from '../../src/buffers/spool/record.ts';
 import { telegramsDir } from '../helpers/fixtures.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -84,8 +84,8 @@ describe('Spool on a full disk', () => {
     expect(spool.heldInMemory * RECORD_BYTES).toBeLessThanOrEqual(memoryLimit);
     // Said once, however many were dropped.
     expect(events.filter((e) => e.type === 'dropped-oldest')).toMatchObject([{ reason: 'memory-limit' }]);
-    expect(spool.stats.droppedOldest).toBeGreaterThan(0);
-    expect(spool.count).toBe(60 - spool.stats.droppedOldest);
+    expect(spool.stats.droppedFull).toBeGreaterThan(0);
+    expect(spool.count).toBe(60 - spool.stats.droppedFull);
 
     // Still served in meter order while the disk is full: what is on disk, then what is held.
     const during = (await spool.readBatch(1000)).map(numberOf);
@@ -98,7 +98,7 @@ describe('Spool on a full disk', () => {
 
     truncateSync(filler, 0);
     await waitFor(() => events.some((e) => e.type === 'disk-writable'), { timeoutMs: 5_000, what: 'the spool to write again' });
-    expect(events.find((e) => e.type === 'disk-writable')).toMatchObject({ droppedRecords: spool.stats.droppedOldest });
+    expect(events.find((e) => e.type === 'disk-writable')).toMatchObject({ droppedRecords: spool.stats.droppedFull });
     expect(spool.heldInMemory).toBe(0);
     expect((await spool.readBatch(1000)).map(numberOf)).toEqual(during);
 

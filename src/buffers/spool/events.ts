@@ -1,5 +1,6 @@
 // State changes of a spool, reported once each so the log stays quiet while a condition lasts.
-import type { LogLevel } from '../log/logger.ts';
+import type { LogLevel } from '../../log/logger.ts';
+import { errorCode, errorMessage } from './fs-port.ts';
 
 export type SpoolEvent =
   /** At open (or, rarely, while replaying): damaged bytes were skipped; the records in them are lost. */
@@ -47,5 +48,36 @@ export function describeSpoolEvent(event: SpoolEvent): { level: LogLevel; messag
       return { level: 'warn', message: `spool: ${event.operation} failed (${event.code}: ${event.message})` };
     case 'unwritten-on-close':
       return { level: 'error', message: `spool: ${event.records} telegrams could not be written before exit and are lost` };
+  }
+}
+
+export interface SpoolStats {
+  /** Damaged regions skipped (each held at least one record: a torn tail after a crash, or corruption). */
+  corruptSkipped: number;
+  /** Records dropped because of the size limit or, while the disk refused writes, the memory limit. */
+  droppedFull: number;
+  /** Failed attempts to write records (each is retried; records are only lost through droppedFull). */
+  writeErrors: number;
+}
+
+/** Where the parts of a spool report to: its counters, and its events, each warning once per operation. */
+export class SpoolReporter {
+  readonly stats: SpoolStats = { corruptSkipped: 0, droppedFull: 0, writeErrors: 0 };
+  private warned = new Set<string>();
+
+  constructor(private readonly listener: ((event: SpoolEvent) => void) | undefined) {}
+
+  emit(event: SpoolEvent): void {
+    try {
+      this.listener?.(event);
+    } catch {
+      // A failing listener must not break the spool.
+    }
+  }
+
+  warnOnce(operation: string, error: unknown): void {
+    if (this.warned.has(operation)) return;
+    this.warned.add(operation);
+    this.emit({ type: 'io-warning', operation, code: errorCode(error), message: errorMessage(error) });
   }
 }

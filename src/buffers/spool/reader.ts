@@ -1,0 +1,159 @@
+// Reading one segment file. Two ways: a scan through a fixed window (at open, to validate every record, and to
+// resynchronise after damage), and batch reads for replay, where a batch is read as one buffer and the telegrams
+// handed out are views into it: no copy per record, and memory bounded by the batch, not by the backlog.
+// A record counts only when its CRC matches; anything else becomes a "bad" range up to the next intact record (or
+// the end of the data), which the caller skips and counts.
+import type { SpoolFile } from './fs-port.ts';
+import { MAX_RECORD_BYTES, RECORD_HEADER_BYTES, RECORD_MAGIC_PREFIX, headerBytesAt, probeRecord, type Probe } from './record.ts';
+
+export interface RecordAt {
+  kind: 'record';
+  start: number;
+  end: number;
+  /** Epoch ms the telegram was read; undefined for a version 1 record. */
+  readAt: number | undefined;
+  /** The telegram bytes, a view into the batch's buffer (batch reads only). */
+  payload?: Buffer;
+}
+
+export interface BadRange {
+  kind: 'bad';
+  start: number;
+  end: number;
+  /** The damage runs to the end of the readable data: typically the record a crash interrupted. */
+  tail: boolean;
+}
+
+const SCAN_WINDOW_BYTES = Math.max(512 * 1024, MAX_RECORD_BYTES);
+/** Read-ahead of a batch read: about 256 DSMR 5 telegrams, the replay's batch. */
+export const READ_AHEAD_BYTES = 256 * 1024;
+/** A guess for sizing a batch read before any record is seen; a wrong guess costs one more read, not a copy. */
+const TYPICAL_RECORD_BYTES = 1024;
+
+export class SegmentReader {
+  private window: Buffer | undefined;
+  private windowStart = 0;
+  private windowLength = 0;
+
+  constructor(private readonly file: SpoolFile) {}
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+
+  /**
+   * The record or bad range starting at `at`, looking no further than `limit` (the end of data known to be
+   * written; bytes beyond it may still change, so they are never looked at).
+   */
+  async scan(at: number, limit: number): Promise<RecordAt | BadRange> {
+    const probe = await this.probeInWindow(at, limit);
+    if (probe.kind === 'record') return { kind: 'record', start: at, end: at + probe.bytes, readAt: probe.readAt };
+    return this.badFrom(at, limit);
+  }
+
+  /** Up to `max` records from `at` on, payloads as views, with the bad ranges met on the way (`known` are skipped unread). */
+  async readBatch(at: number, limit: number, max: number, known: readonly BadRange[]): Promise<(RecordAt | BadRange)[]> {
+    const found: (RecordAt | BadRange)[] = [];
+    let records = 0;
+    let chunk: Buffer = Buffer.alloc(0);
+    let chunkStart = at;
+    while (records < max && at < limit) {
+      const knownBad = known.find((range) => range.start === at);
+      if (knownBad) {
+        found.push(knownBad);
+        at = knownBad.end;
+        continue;
+      }
+      let probe: Probe = at >= chunkStart && at < chunkStart + chunk.length ? probeRecord(chunk, at - chunkStart, chunk.length) : { kind: 'short', bytes: RECORD_HEADER_BYTES };
+      if (probe.kind === 'short' && chunkStart + chunk.length < limit) {
+        // A fresh buffer, not a reused one: the views handed out earlier keep the previous one alive as it is.
+        const want = Math.min(limit - at, Math.max(probe.bytes, Math.min(READ_AHEAD_BYTES, (max - records) * TYPICAL_RECORD_BYTES)));
+        chunk = await this.readFresh(at, want);
+        chunkStart = at;
+        probe = probeRecord(chunk, 0, chunk.length);
+      }
+      if (probe.kind === 'record') {
+        const offset = at - chunkStart;
+        const end = at + probe.bytes;
+        found.push({ kind: 'record', start: at, end, readAt: probe.readAt, payload: chunk.subarray(offset + probe.headerBytes, offset + probe.bytes) });
+        records += 1;
+        at = end;
+        continue;
+      }
+      const bad = await this.badFrom(at, limit);
+      found.push(bad);
+      at = bad.end;
+    }
+    return found;
+  }
+
+  /** The read time in the header at `at`, without checking the record (for a status figure only). */
+  async readAtOf(at: number): Promise<number | undefined> {
+    const header = Buffer.alloc(RECORD_HEADER_BYTES);
+    const filled = await readInto(this.file, header, at);
+    return filled === RECORD_HEADER_BYTES && headerBytesAt(header, 0) === RECORD_HEADER_BYTES ? header.readUIntLE(12, 6) : undefined;
+  }
+
+  private async readFresh(at: number, length: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length);
+    const filled = await readInto(this.file, buffer, at);
+    // The file shrank under us (someone else truncated it): what is missing reads as damage.
+    return filled < length ? buffer.subarray(0, filled) : buffer;
+  }
+
+  private async badFrom(at: number, limit: number): Promise<BadRange> {
+    const next = await this.nextIntactRecord(at + 1, limit);
+    return next === undefined ? { kind: 'bad', start: at, end: limit, tail: true } : { kind: 'bad', start: at, end: next, tail: false };
+  }
+
+  private async probeInWindow(at: number, limit: number): Promise<Probe> {
+    let offset = await this.load(at, Math.min(RECORD_HEADER_BYTES, limit - at), limit);
+    let probe = probeRecord(this.window as Buffer, offset, this.windowLength);
+    if (probe.kind === 'short' && at + probe.bytes <= limit && this.windowStart + this.windowLength < limit) {
+      offset = await this.load(at, probe.bytes, limit);
+      probe = probeRecord(this.window as Buffer, offset, this.windowLength);
+    }
+    return probe.kind === 'short' ? { kind: 'bad' } : probe;
+  }
+
+  // Resynchronise after damage: the first position at or after `from` holding an intact record.
+  private async nextIntactRecord(from: number, limit: number): Promise<number | undefined> {
+    let at = from;
+    while (limit - at >= RECORD_MAGIC_PREFIX.length) {
+      const offset = await this.load(at, Math.min(limit - at, SCAN_WINDOW_BYTES), limit);
+      const span = Math.min(limit - at, this.windowLength - offset);
+      if (span < RECORD_MAGIC_PREFIX.length) return undefined;
+      const found = (this.window as Buffer).subarray(offset, offset + span).indexOf(RECORD_MAGIC_PREFIX);
+      if (found < 0) {
+        // Keep the last bytes in view: the magic may straddle the window edge.
+        if (at + span >= limit) return undefined;
+        at += span - (RECORD_MAGIC_PREFIX.length - 1);
+        continue;
+      }
+      const candidate = at + found;
+      if ((await this.probeInWindow(candidate, limit)).kind === 'record') return candidate;
+      at = candidate + 1;
+    }
+    return undefined;
+  }
+
+  // Makes bytes [at, at + length) available in the window, as far as the file has them, and returns where `at` is in it.
+  private async load(at: number, length: number, limit: number): Promise<number> {
+    if (this.window && at >= this.windowStart && at + length <= this.windowStart + this.windowLength) return at - this.windowStart;
+    this.window ??= Buffer.allocUnsafe(SCAN_WINDOW_BYTES);
+    const want = Math.min(this.window.length, limit - at);
+    this.windowStart = at;
+    this.windowLength = await readInto(this.file, this.window.subarray(0, want), at);
+    return 0;
+  }
+}
+
+async function readInto(file: SpoolFile, buffer: Buffer, position: number): Promise<number> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const bytes = await file.read(buffer, filled, buffer.length - filled, position + filled);
+    if (bytes === 0) break;
+    filled += bytes;
+  }
+  return filled;
+}
