@@ -18,7 +18,8 @@ export interface PipelineStats {
 
 export interface PipelineOptions {
   source: Source;
-  outboxes: Outbox[];
+  /** Every output's entry point; an output with its own minimum interval filters for itself. */
+  outboxes: Pick<Outbox, 'enqueue'>[];
   crcCheck: boolean;
   minIntervalMs: number;
   log: Logger;

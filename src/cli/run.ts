@@ -17,6 +17,8 @@ import { FileSource } from '../sources/file.ts';
 import { formatVersion } from './build-info.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
 import { StatsReporter } from '../log/stats.ts';
+import { MinimumInterval } from '../transforms/min-interval.ts';
+import type { Sink } from '../sinks/sink.ts';
 
 /** SIGTERM must end us well within supervisor's stopwaitsecs; a request in flight gets this long to finish. */
 const STOP_GRACE_MS = 5000;
@@ -37,17 +39,22 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
     const rejected = new RejectedFile(join(config.dataDir, 'rejected', `${serverId(server)}.txt`), log);
     return new Outbox({ name: server.host, sink: apis[i], backlog: backlogs[i], log, setAside: (t, reason) => rejected.add(t, reason) });
   });
+  const mqtt = await createMqttOutputs(config, log);
+  const allOutboxes = [...outboxes, ...mqtt.outboxes];
 
-  log.info(`${formatVersion()} starting: input ${source.description}; ${config.servers.map(describeServer).join(', ')}; data in ${config.dataDir}`);
+  const outputs = [...config.servers.map(describeServer), ...config.mqtt.map((m) => `MQTT broker ${m.url}${m.username !== undefined ? ' (with a password)' : ''}`)];
+  log.info(`${formatVersion()} starting: input ${source.description}; ${outputs.join(', ')}; data in ${config.dataDir}`);
   if (config.insecure) log.warn('HTTPS certificates are not checked (DSMR_DATALOGGER_INSECURE)');
-  for (const [i, outbox] of outboxes.entries()) {
-    if (outbox.queued > 0) log.info(`${config.servers[i].host}: ${outbox.queued} telegram(s) from an earlier run go out first`);
+  if (config.mqtt.some((m) => m.tls && m.insecure)) log.warn('MQTT broker certificates are not checked (DSMR_DATALOGGER_MQTT_INSECURE)');
+  const names = [...config.servers.map((s) => s.host), ...config.mqtt.map((m) => m.url)];
+  for (const [i, outbox] of allOutboxes.entries()) {
+    if (outbox.queued > 0) log.info(`${names[i]}: ${outbox.queued} telegram(s) from an earlier run go out first`);
     outbox.start();
   }
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stats = new StatsReporter(log, config.statsIntervalMs, () => ({ pipeline: pipeline.stats, framer: pipeline.framer.stats, servers: config.servers.map((s, i) => ({ name: s.host, outbox: outboxes[i] })) }));
+    const stats = new StatsReporter(log, config.statsIntervalMs, () => ({ pipeline: pipeline.stats, framer: pipeline.framer.stats, servers: names.map((name, i) => ({ name, outbox: allOutboxes[i] })) }));
     const stop = async (why: string, code: number) => {
       if (stopping) return;
       stopping = true;
@@ -57,18 +64,23 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
       stats.stop();
       await source.stop();
       pipeline.stop();
-      await Promise.all(outboxes.map((o) => o.stop(STOP_GRACE_MS)));
-      await Promise.all(backlogs.map((b) => b.close()));
+      await Promise.all(allOutboxes.map((o) => o.stop(STOP_GRACE_MS)));
+      await Promise.all([...backlogs, ...mqtt.backlogs].map((b) => b.close()));
       for (const api of apis) api.close();
-      const waiting = outboxes.reduce((n, o) => n + o.queued, 0);
+      await Promise.all(mqtt.sinks.map((sink) => sink.close()));
+      const waiting = allOutboxes.reduce((n, o) => n + o.queued, 0);
       log.info(`stopped${waiting ? `; ${waiting} telegram(s) kept for the next start` : ''}`);
       resolve(code);
     };
     const pipeline = new Pipeline({
       source,
-      outboxes,
+      // SLEEP paces the DSMR-reader servers only; each MQTT broker has its own DSMR_DATALOGGER_MQTT_INTERVAL.
+      outboxes: [
+        paced(outboxes, config.minIntervalMs, () => pipeline.stats.skippedByInterval++),
+        ...mqtt.outboxes.map((o, i) => paced([o], config.mqtt[i].minIntervalMs, () => {})),
+      ],
       crcCheck: config.crcCheck,
-      minIntervalMs: config.minIntervalMs,
+      minIntervalMs: 0,
       log,
       decryption: { key: config.decryptionKey, aad: config.decryptionAad },
       onValidTelegram: () => (source instanceof SerialSource ? source.confirmLine() : undefined),
@@ -79,7 +91,7 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
       },
     });
     const drainThenStop = async () => {
-      const waiting = () => outboxes.reduce((n, o) => n + o.queued, 0);
+      const waiting = () => allOutboxes.reduce((n, o) => n + o.queued, 0);
       if (waiting() > 0) log.info(`input ended; waiting until ${waiting()} telegram(s) are delivered`);
       while (waiting() > 0 && !stopping) await new Promise((r) => setTimeout(r, 100));
       await stop('input ended, everything delivered', 0);
@@ -89,6 +101,35 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
     pipeline.start();
     stats.start();
   });
+}
+
+/** Outputs that share a minimum interval between telegrams. */
+function paced(outboxes: Outbox[], intervalMs: number, skipped: () => void): Pick<Outbox, 'enqueue'> {
+  const interval = new MinimumInterval(intervalMs);
+  return {
+    enqueue(telegram) {
+      if (!interval.admit(Date.now())) return skipped();
+      for (const outbox of outboxes) outbox.enqueue(telegram);
+    },
+  };
+}
+
+/**
+ * Each MQTT broker as one more outbox with a spool of its own, beside the DSMR-reader ones. mqtt.js and the MQTT
+ * code are loaded only when a broker is configured, so a datalogger without MQTT neither grows nor starts slower.
+ */
+async function createMqttOutputs(config: Config, log: Logger): Promise<{ sinks: Sink[]; backlogs: Awaited<ReturnType<typeof openBacklog>>[]; outboxes: Outbox[] }> {
+  if (config.mqtt.length === 0) return { sinks: [], backlogs: [], outboxes: [] };
+  const { MqttSink } = await import('../sinks/mqtt/sink.ts');
+  const sinks = config.mqtt.map((broker) => new MqttSink(broker, { timeoutMs: config.timeoutMs }));
+  // The spool is named after the broker's address, as a server's is after its URL; MQTT has no API key.
+  const places = config.mqtt.map((broker) => ({ host: broker.url, url: broker.url, key: '' }));
+  const backlogs = await Promise.all(places.map((place) => openBacklog(config, place, log)));
+  const outboxes = places.map((place, i) => {
+    const rejected = new RejectedFile(join(config.dataDir, 'rejected', `${serverId(place)}.txt`), log);
+    return new Outbox({ name: place.host, sink: sinks[i], backlog: backlogs[i], log, setAside: (t, reason) => rejected.add(t, reason) });
+  });
+  return { sinks, backlogs, outboxes };
 }
 
 function describeServer(server: ServerConfig): string {

@@ -43,6 +43,15 @@ export const SETTINGS = {
   dataDir: { env: `${D}DATA_DIR`, flag: 'data-dir', help: 'where state and the spool are kept; default /var/lib/dsmr-datalogger' },
   statsInterval: { env: `${D}STATS_INTERVAL`, flag: 'stats-interval', help: 'seconds between statistics lines; 0 turns them off; default 600' },
   spoolMaxMb: { env: `${D}SPOOL_MAX_MB`, flag: 'spool-max-mb', help: 'size bound of each server\'s spool in MB; default about 225 (3 days of DSMR 5 at one telegram a second)' },
+  mqttUrl: { env: `${D}MQTT_URL`, flag: 'mqtt-url', help: 'comma-separated MQTT brokers, mqtt://host[:port] or mqtts://host[:port]; each is an output of its own' },
+  mqttUsername: { env: `${D}MQTT_USERNAME`, help: 'user name for the MQTT brokers (environment or env file only)' },
+  mqttPassword: { env: `${D}MQTT_PASSWORD`, help: 'password for the MQTT brokers (environment or env file only)' },
+  mqttClientId: { env: `${D}MQTT_CLIENT_ID`, flag: 'mqtt-client-id', help: 'MQTT client id; default dsmr-datalogger-<host name>' },
+  mqttTopicPrefix: { env: `${D}MQTT_TOPIC_PREFIX`, flag: 'mqtt-topic-prefix', help: 'first level of every topic published; default dsmr (what Home Assistant\'s DSMR Reader integration reads)' },
+  mqttCaFile: { env: `${D}MQTT_CA_FILE`, flag: 'mqtt-ca-file', help: 'PEM file of extra CAs to trust for mqtts:// (self-signed brokers)' },
+  mqttInsecure: { env: `${D}MQTT_INSECURE`, flag: 'mqtt-insecure', boolean: true, help: 'skip mqtts:// certificate checks; default false' },
+  mqttInterval: { env: `${D}MQTT_INTERVAL`, flag: 'mqtt-interval', help: 'minimum seconds between readings published to MQTT; default 0 (each); independent of SLEEP' },
+  mqttDiscovery: { env: `${D}MQTT_DISCOVERY`, flag: 'mqtt-discovery', boolean: true, help: 'publish Home Assistant MQTT discovery configs; default true' },
   decryptionKey: { env: `${D}DECRYPTION_KEY`, help: '32 hex digits: the key of an encrypted (Luxembourg) meter (environment or env file only)' },
   decryptionAad: { env: `${D}DECRYPTION_AAD`, help: 'encrypted meters only: none, an authentication key of 32 hex digits, or a whole AAD of 34; default the Luxembourg one (environment or env file only)' },
 } satisfies Record<string, SettingSpec>;
@@ -111,7 +120,13 @@ function parseFlags(argv: string[]): RawSettings {
     const flag = arg.slice(2, eq < 0 ? undefined : eq);
     const name = byFlag.get(flag);
     if (!name) {
-      const secret = { 'api-keys': SETTINGS.apiKeys.env, 'decryption-key': SETTINGS.decryptionKey.env, 'decryption-aad': SETTINGS.decryptionAad.env }[flag];
+      const secret = {
+        'api-keys': SETTINGS.apiKeys.env,
+        'decryption-key': SETTINGS.decryptionKey.env,
+        'decryption-aad': SETTINGS.decryptionAad.env,
+        'mqtt-username': SETTINGS.mqttUsername.env,
+        'mqtt-password': SETTINGS.mqttPassword.env,
+      }[flag];
       if (secret) throw new ConfigError(`--${flag} is not taken on the command line, where any user could read it: set ${secret} in the environment or the --env-file`);
       throw new ConfigError(`unknown option --${flag} (see --help)`);
     }
