@@ -154,7 +154,7 @@ export function readingOf(t: DecodedTelegram): Reading {
     else add(spec, decimal(o.values[0]), unitOf(o.values[0]), 'meter');
   }
 
-  const mbus = mbusDevices(t);
+  const mbus = mbusDevices(t).filter((d) => (utcTimestamp(lastReading(t, d.channel)?.time) ?? '') >= UNSET_BEFORE);
   const extra = mbus.find((d) => d.medium === 'gas') ?? null;
   for (const device of mbus) {
     const last = lastReading(t, device.channel);
@@ -162,8 +162,9 @@ export function readingOf(t: DecodedTelegram): Reading {
     const deliveredSpec = device === extra ? EXTRA_DEVICE_DELIVERED(device.medium) : reading(`mbus${device.channel}_delivered`, QUANTITY_OF[device.medium], `${MEDIUM_TITLE[device.medium]} (M-Bus ${device.channel})`);
     const timeSpec = device === extra ? EXTRA_DEVICE_TIMESTAMP : reading(`mbus${device.channel}_timestamp`, 'timestamp', `${MEDIUM_TITLE[device.medium]} (M-Bus ${device.channel}) read at`);
     // DSMR-reader drops the gas value when its time is no date (the 632525252525 marker): it cannot be placed.
+    // A channel the meter never read says 1970 (its "700101010000W" unset date): there is no meter behind it.
     const at = utcTimestamp(last.time);
-    if (at === null) continue;
+    if (at === null || at < UNSET_BEFORE) continue;
     add(timeSpec, at, null, device.channel);
     add(deliveredSpec, decimal(last.value), unitOf(last.value), device.channel);
   }
@@ -186,19 +187,23 @@ function rank(name: string): number {
 function meterCode(obis: string): string | null {
   const o = parseObis(obis);
   if (!o || mbusChannel(o) !== null) return null;
-  return o.a === 1 ? `1-0:${o.c}.${o.d}.${o.e}` : o.code;
+  return o.a === 1 && !BY_CODE.has(o.code) && !TOTAL_AS_TARIFF_1[o.code] ? `1-0:${o.c}.${o.d}.${o.e}` : o.code;
 }
 
 function identity(t: DecodedTelegram): MeterIdentity {
   return {
-    id: t.equipmentId ? (t.equipmentId.text?.trim() || t.equipmentId.raw) : null,
+    id: idText(t.equipmentId),
     header: t.header ? t.header.raw.slice(1) : null,
     manufacturer: t.header ? t.header.manufacturer : null,
   };
 }
 
+function idText(id: { raw: string; text: string | null } | null): string | null {
+  return (id?.text?.trim() || id?.raw.trim()) || null;
+}
+
 function mbusDevices(t: DecodedTelegram): MbusDevice[] {
-  return t.mbus.filter((ch) => ch.readings.length > 0).map((ch) => ({ channel: ch.channel, medium: mediumOf(ch), id: ch.equipmentId ? (ch.equipmentId.text?.trim() || ch.equipmentId.raw) : null }));
+  return t.mbus.filter((ch) => ch.readings.length > 0).map((ch) => ({ channel: ch.channel, medium: mediumOf(ch), id: idText(ch.equipmentId) }));
 }
 
 function mediumOf(ch: MbusChannel): MbusDevice['medium'] {
@@ -239,6 +244,8 @@ function unitOf(v: DecodedValue | undefined): string | null {
 }
 
 const HOUR_MS = 3_600_000;
+/** Readings dated before this are the meters' "never read" marker, not a reading. */
+const UNSET_BEFORE = '2000-01-01';
 
 /** "161113205757W" as "2016-11-13T19:57:57Z"; null when it is no date. Without S/W (DSMR 2.2/3 gas), Dutch time. */
 export function utcTimestamp(v: DecodedValue | DecodedTimestamp | undefined | null): string | null {
