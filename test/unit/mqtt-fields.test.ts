@@ -79,15 +79,17 @@ describe('the field mapping, telegram by telegram', () => {
   it('Belgian e-MUCS: summer time, the quarter-hour peaks, gas as the extra device and water as M-Bus 2', () => {
     const r = readingFor('be-emucs-peaks-gas-water');
     const v = values(r);
-    expect(v.timestamp).toBe('2020-05-12T11:54:09Z'); // 200512135409S: UTC+2
-    expect(v.electricity_delivered_1).toBe('0.034');
-    expect(v.electricity_delivered_2).toBe('15.758');
-    expect(v.electricity_returned_2).toBe('0.011');
-    expect(v.current_average_demand).toBe('2.351');
-    expect(v.maximum_demand_month).toBe('2.589');
-    expect(v.maximum_demand_month_timestamp).toBe('2020-05-09T11:45:58Z');
-    expect(v.extra_device_delivered).toBe('112.384');
-    expect(v.phase_power_current_l1).toBe('0.00');
+    expect(v).toMatchObject({
+      timestamp: '2020-05-12T11:54:09Z', // 200512135409S: UTC+2
+      electricity_delivered_1: '0.034',
+      electricity_delivered_2: '15.758',
+      electricity_returned_2: '0.011',
+      current_average_demand: '2.351',
+      maximum_demand_month: '2.589',
+      maximum_demand_month_timestamp: '2020-05-09T11:45:58Z',
+      extra_device_delivered: '112.384',
+      phase_power_current_l1: '0.00',
+    });
     expect(v.dsmr_version).toBeUndefined(); // e-MUCS has 0-0:96.1.4, which DSMR-reader does not store as dsmr_version
     expect(r.mbus.map((d) => [d.channel, d.medium])).toEqual([[1, 'gas'], [2, 'water']]);
     expect(r.fields.find((f) => f.name === 'mbus2_delivered')).toMatchObject({ quantity: 'water', unit: 'm3', device: 2 });
@@ -95,17 +97,18 @@ describe('the field mapping, telegram by telegram', () => {
   });
 
   it('Fluvius with two gas meters: channel 1 is the extra device, as in DSMR-reader\'s own test', () => {
-    const v = values(readingFor('be-emucs-two-gas-meters'));
-    expect(v.timestamp).toBe('2023-01-19T11:46:38Z');
-    expect(v.electricity_delivered_1).toBe('4423.770');
-    expect(v.electricity_returned_1).toBe('1194.693');
-    expect(v.electricity_currently_returned).toBe('0.204');
-    expect(v.extra_device_timestamp).toBe('2023-01-19T11:46:16Z');
-    expect(v.extra_device_delivered).toBe('734.607');
-    expect(v.phase_voltage_l2).toBe('234.2');
-    // DSMR-reader stores the current as a whole number (2); the meter wrote 002.18, and that is what is published.
-    expect(v.phase_power_current_l1).toBe('2.18');
-    expect(v.mbus2_delivered).toBe('0.000');
+    expect(values(readingFor('be-emucs-two-gas-meters'))).toMatchObject({
+      timestamp: '2023-01-19T11:46:38Z',
+      electricity_delivered_1: '4423.770',
+      electricity_returned_1: '1194.693',
+      electricity_currently_returned: '0.204',
+      extra_device_timestamp: '2023-01-19T11:46:16Z',
+      extra_device_delivered: '734.607',
+      phase_voltage_l2: '234.2',
+      // DSMR-reader stores the current as a whole number (2); the meter wrote 002.18, and that is what is published.
+      phase_power_current_l1: '2.18',
+      mbus2_delivered: '0.000',
+    });
   });
 
   it('Luxembourg Smarty: the single registers 1.8.0/2.8.0 are tariff 1, as DSMR-reader stores them', () => {
@@ -180,29 +183,10 @@ describe('what one telegram becomes on the broker', () => {
 
   it('JSON has DSMR-reader\'s fields in its order, null where the meter sent nothing, decimals as strings', () => {
     const json = JSON.parse(readingJson(readTelegram(fixture(expected('nl-dsmr-4.2-power-failure-log').file))));
-    expect(Object.keys(json).slice(0, 21)).toEqual([
-      'timestamp',
-      'electricity_delivered_1',
-      'electricity_returned_1',
-      'electricity_delivered_2',
-      'electricity_returned_2',
-      'electricity_currently_delivered',
-      'electricity_currently_returned',
-      'phase_currently_delivered_l1',
-      'phase_currently_delivered_l2',
-      'phase_currently_delivered_l3',
-      'phase_currently_returned_l1',
-      'phase_currently_returned_l2',
-      'phase_currently_returned_l3',
-      'extra_device_timestamp',
-      'extra_device_delivered',
-      'phase_voltage_l1',
-      'phase_voltage_l2',
-      'phase_voltage_l3',
-      'phase_power_current_l1',
-      'phase_power_current_l2',
-      'phase_power_current_l3',
-    ]);
+    // The order of DSMR-reader's default JSON mapping (JSONTelegramMQTTSettings), read off its settings model.
+    const dsmrReaderOrder =
+      'timestamp electricity_delivered_1 electricity_returned_1 electricity_delivered_2 electricity_returned_2 electricity_currently_delivered electricity_currently_returned phase_currently_delivered_l1 phase_currently_delivered_l2 phase_currently_delivered_l3 phase_currently_returned_l1 phase_currently_returned_l2 phase_currently_returned_l3 extra_device_timestamp extra_device_delivered phase_voltage_l1 phase_voltage_l2 phase_voltage_l3 phase_power_current_l1 phase_power_current_l2 phase_power_current_l3';
+    expect(Object.keys(json).slice(0, 21)).toEqual(dsmrReaderOrder.split(' '));
     expect(json.electricity_delivered_1).toBe('1581.123');
     expect(json.phase_voltage_l1).toBeNull(); // this Kaifa sends no voltages
     expect(json.power_failure_count).toBeUndefined(); // meter statistics have topics of their own
