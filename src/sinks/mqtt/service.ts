@@ -50,6 +50,8 @@ export class BrokerConnection {
   private connecting: Promise<Connected | DeliveryResult> | undefined;
   private generation = 0;
   private closed = false;
+  /** The client still waiting for its CONNACK, so that close() can cut a broker that never answers. */
+  private opening: MqttClient | undefined;
 
   constructor(
     private readonly config: MqttConfig,
@@ -89,6 +91,7 @@ export class BrokerConnection {
   /** Says "offline" (retained) and disconnects cleanly; a broker that does not answer is cut off. */
   async close(): Promise<void> {
     this.closed = true;
+    this.opening?.end(true);
     const current = this.current;
     this.current = undefined;
     if (!current?.client.connected) {
@@ -123,15 +126,17 @@ export class BrokerConnection {
       return { outcome: 'unavailable', reason: `the MQTT library does not load: ${(err as Error).message}` };
     }
     const client = mqtt.connect(await this.clientOptions());
+    this.opening = client;
     const outcome = await new Promise<DeliveryResult | undefined>((resolve) => {
       // mqtt.js emits every error as an event; without a listener, one would crash the process.
       client.on('error', (err) => resolve(connectFailure(err)));
       client.once('connect', () => resolve(undefined));
       client.once('close', () => resolve({ outcome: 'unavailable', reason: 'connection closed before CONNACK' }));
     });
-    if (outcome) {
+    this.opening = undefined;
+    if (outcome || this.closed) {
       client.end(true);
-      return outcome;
+      return outcome ?? { outcome: 'unavailable', reason: 'closed' };
     }
     const connection = { client, generation: ++this.generation };
     // Errors after the CONNACK (a reset, a keep-alive timeout) end in 'close'; publishAll and connect() see that.
@@ -145,7 +150,8 @@ export class BrokerConnection {
 
   private async clientOptions(): Promise<IClientOptions> {
     const c = this.config;
-    const tls = c.tls ? { ca: await (this.options.trusted?.() ?? Promise.resolve(undefined)), rejectUnauthorized: !c.insecure, servername: isIp(c.host) ? undefined : c.host } : {};
+    // mqtt.js sets the TLS server name from the host itself (and leaves it out for an IP address).
+    const tls = c.tls ? { ca: await this.options.trusted?.(), rejectUnauthorized: !c.insecure } : {};
     return {
       protocol: c.tls ? 'mqtts' : 'mqtt',
       host: c.host,
@@ -178,8 +184,4 @@ function publishFailure(err: unknown): DeliveryResult {
   // MQTT 5 brokers answer a forbidden publish with PUBACK 0x87; MQTT 3.1.1 ones cannot say so at all.
   if (e.code === 0x87) return { outcome: 'refused', reason: 'the broker does not authorise publishing to these topics (PUBACK 0x87): check its ACL' };
   return { outcome: 'unavailable', reason: e.message || 'publish failed' };
-}
-
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
 }
