@@ -1,14 +1,19 @@
 import { join } from 'node:path';
-import type { Config, ServerConfig } from '../config/config.ts';
+import type { Config } from '../config/config.ts';
 import { ConfigError } from '../config/config-error.ts';
 import type { Logger } from '../log/logger.ts';
 import { DEFAULT_SPOOL_MAX_BYTES, describeSpoolEvent, Spool, SpoolFormatError } from './spool/index.ts';
 
-/** A file-name-safe name per server that stays the same across restarts, so a backlog finds its server again. */
-export function serverId(server: ServerConfig): string {
-  const url = new URL(server.url);
-  const readable = `${url.hostname}-${url.port || (url.protocol === 'https:' ? '443' : '80')}`.replace(/[^A-Za-z0-9.-]/g, '_');
-  return `${readable}-${fnv1a(server.url)}`;
+const DEFAULT_PORTS: Record<string, string> = { 'http:': '80', 'https:': '443', 'mqtt:': '1883', 'mqtts:': '8883' };
+
+/**
+ * A file-name-safe name per consumer (a server's API endpoint, a broker's URL) that stays the same across restarts
+ * and releases, so a backlog finds its consumer again.
+ */
+export function storageId(address: string): string {
+  const url = new URL(address);
+  const readable = `${url.hostname}-${url.port || DEFAULT_PORTS[url.protocol] || '0'}`.replace(/[^A-Za-z0-9.-]/g, '_');
+  return `${readable}-${fnv1a(address)}`;
 }
 
 // Tells apart two servers on one host and port (different path prefixes); a plain hash, so that node:crypto is not
@@ -19,16 +24,16 @@ function fnv1a(text: string): string {
   return hash.toString(16).padStart(8, '0');
 }
 
-/** The server's durable backlog under the data directory; its disk events are logged once per state change. */
-export async function openBacklog(config: Config, server: ServerConfig, log: Logger): Promise<Spool> {
-  const dir = join(config.dataDir, 'spool', serverId(server));
+/** The consumer's durable backlog under the data directory; its disk events are logged once per state change. */
+export async function openBacklog(config: Config, consumer: { name: string; url: string }, log: Logger): Promise<Spool> {
+  const dir = join(config.dataDir, 'spool', storageId(consumer.url));
   try {
     return await Spool.open({
       dir,
       maxBytes: config.spoolMaxBytes ?? DEFAULT_SPOOL_MAX_BYTES,
       onEvent: (event) => {
         const { level, message } = describeSpoolEvent(event);
-        log[level](`${server.host}: ${message}`);
+        log[level](`${consumer.name}: ${message}`);
       },
     });
   } catch (err) {

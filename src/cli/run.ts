@@ -10,7 +10,7 @@ import { lockDataDir, prepareDataDir } from '../buffers/data-dir.ts';
 import type { StopSignals } from './stop-signals.ts';
 import type { Logger } from '../log/logger.ts';
 import { createLogger } from '../log/logger.ts';
-import { openBacklog, serverId } from '../buffers/server-storage.ts';
+import { openBacklog, storageId } from '../buffers/server-storage.ts';
 import { RejectedFile } from '../buffers/rejected-file.ts';
 import { DsmrReaderApi } from '../sinks/dsmr-reader/service.ts';
 import type { Source } from '../sources/source.ts';
@@ -23,6 +23,7 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { chooseSerialBackend } from '../sources/choose-backend.ts';
 import { formatVersion } from './build-info.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
+import type { Sink } from '../sinks/sink.ts';
 
 /** The datalogger itself. Resolves with the exit status. */
 export async function runDatalogger(args: CommandArgs, env: Record<string, string | undefined>, signals: StopSignals): Promise<number> {
@@ -35,9 +36,14 @@ export async function runDatalogger(args: CommandArgs, env: Record<string, strin
   for (const name of unknown) log.warn(`${name} is not a setting this program knows; it is ignored (see --help for the names)`);
 
   const source = await createSource(config, clock, log);
-  const outputs = await Promise.all(config.servers.map((server) => dsmrReaderOutput(config, server, clock, log)));
-  log.info(`${formatVersion()} starting: input ${source.description}; ${config.servers.map(describeServer).join(', ')}; data in ${describeDataDir(config)}`);
+  const outputs = [
+    ...(await Promise.all(config.servers.map((server) => dsmrReaderOutput(config, server, clock, log)))),
+    ...(await mqttOutputs(config, clock, log)),
+  ];
+  const consumers = [...config.servers.map(describeServer), ...config.mqtt.map((m) => `MQTT broker ${m.url}${m.username !== undefined ? ' (with a password)' : ''}`)];
+  log.info(`${formatVersion()} starting: input ${source.description}; ${consumers.join(', ')}; data in ${describeDataDir(config)}`);
   if (config.insecure) log.warn('HTTPS certificates are not checked (DSMR_DATALOGGER_INSECURE)');
+  if (config.mqtt.some((m) => m.tls && m.insecure)) log.warn('MQTT broker certificates are not checked (DSMR_DATALOGGER_MQTT_INSECURE)');
 
   const datalogger = new Datalogger({
     source,
@@ -57,9 +63,21 @@ export async function runDatalogger(args: CommandArgs, env: Record<string, strin
 async function dsmrReaderOutput(config: Config, server: ServerConfig, clock: Clock, log: Logger): Promise<Output> {
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
   const sink = await DsmrReaderApi.create(server, { timeoutMs: config.timeoutMs, ca, insecure: config.insecure });
-  const backlog = await openBacklog(config, server, log);
-  const rejected = new RejectedFile(join(config.dataDir, 'rejected', `${serverId(server)}.txt`), log);
-  return new Output({ name: server.host, sink, backlog, clock, log, minIntervalMs: config.minIntervalMs, setAside: (t, reason) => rejected.add(t, reason) });
+  return output(config, { name: server.host, url: server.url }, sink, config.minIntervalMs, clock, log);
+}
+
+/** mqtt.js is loaded only when a broker is configured: a set-up without MQTT does not carry it. */
+async function mqttOutputs(config: Config, clock: Clock, log: Logger): Promise<Output[]> {
+  if (config.mqtt.length === 0) return [];
+  const { MqttSink } = await import('../sinks/mqtt/sink.ts');
+  return Promise.all(config.mqtt.map((broker) => output(config, { name: broker.url, url: broker.url }, new MqttSink(broker, { timeoutMs: config.timeoutMs }), broker.minIntervalMs, clock, log)));
+}
+
+/** Every kind of consumer gets the same: its own spool and rejected file under the data directory, named after its address. */
+async function output(config: Config, place: { name: string; url: string }, sink: Sink, minIntervalMs: number, clock: Clock, log: Logger): Promise<Output> {
+  const backlog = await openBacklog(config, place, log);
+  const rejected = new RejectedFile(join(config.dataDir, 'rejected', `${storageId(place.url)}.txt`), log);
+  return new Output({ name: place.name, sink, backlog, clock, log, minIntervalMs, setAside: (t, reason) => rejected.add(t, reason) });
 }
 
 function describeServer(server: ServerConfig): string {

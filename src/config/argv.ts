@@ -48,11 +48,12 @@ export interface CommandArgs {
 export const SETTINGS_FILE_FLAG = 'settings';
 const SETTINGS_FILE_FLAGS = new Set([SETTINGS_FILE_FLAG, 'env-file']);
 
-const SECRET_FLAGS: Record<string, string> = {
-  'api-keys': SETTINGS.apiKeys.env,
-  'decryption-key': SETTINGS.decryptionKey.env,
-  'decryption-aad': SETTINGS.decryptionAad.env,
-};
+/** Settings without a flag are secrets; the flag a user would guess for one (--api-keys, --mqtt-password) is refused. */
+const SECRET_FLAGS: Record<string, string> = Object.fromEntries(
+  (Object.values(SETTINGS) as SettingSpec[])
+    .filter((s) => !s.flag)
+    .map((s) => [s.env.replace(/^(DSMRREADER_REMOTE_DATALOGGER_|DSMR_DATALOGGER_)/, '').toLowerCase().replace(/_/g, '-'), s.env]),
+);
 
 const byFlag = new Map<string, SettingName>(
   (Object.entries(SETTINGS) as [SettingName, SettingSpec][]).filter(([, s]) => s.flag).map(([name, s]) => [s.flag!, name]),

@@ -6,6 +6,9 @@ import type { LogLevel } from '../log/logger.ts';
 import type { LineSettings, Parity } from '../sources/serial-settings.ts';
 import { LINE_115200_8N1, LINE_9600_7E1 } from '../sources/serial-settings.ts';
 import { parseAadSetting, parseHexKey, type AadSetting } from '../transforms/decrypt.ts';
+import { parseMqttConfig, type MqttConfig } from '../sinks/mqtt/config.ts';
+
+export type { MqttConfig } from '../sinks/mqtt/config.ts';
 
 export type SerialBackendChoice = 'auto' | 'native' | 'stty';
 
@@ -25,6 +28,8 @@ export interface ServerConfig {
 export interface Config {
   input: InputConfig;
   servers: ServerConfig[];
+  /** MQTT brokers, each an output of its own; [] when MQTT is not configured. */
+  mqtt: MqttConfig[];
   timeoutMs: number;
   minIntervalMs: number;
   logLevel: LogLevel;
@@ -46,7 +51,7 @@ export interface Config {
 export const API_PATH = '/api/v1/datalogger/dsmrreading';
 export const DEFAULT_DATA_DIR = '/var/lib/dsmr-datalogger';
 
-function fail(raw: RawValue, expected: string): never {
+export function fail(raw: RawValue, expected: string): never {
   throw new ConfigError(`${raw.origin} is "${raw.value}": expected ${expected}`);
 }
 
@@ -59,7 +64,7 @@ function missing(name: SettingName, why: string): never {
 const TRUE = new Set(['1', 'true', 'yes', 'on', 't', 'y']);
 const FALSE = new Set(['0', 'false', 'no', 'off', 'f', 'n']);
 
-function bool(raw: RawValue | undefined, fallback: boolean): boolean {
+export function bool(raw: RawValue | undefined, fallback: boolean): boolean {
   if (!raw) return fallback;
   const v = raw.value.trim().toLowerCase();
   if (TRUE.has(v)) return true;
@@ -79,7 +84,7 @@ interface DurationRule {
   example: number;
 }
 
-function seconds(raw: RawValue | undefined, fallback: number, rule: DurationRule): number {
+export function seconds(raw: RawValue | undefined, fallback: number, rule: DurationRule): number {
   if (!raw) return fallback;
   const v = raw.value.trim();
   const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
@@ -168,7 +173,10 @@ function input(raw: RawSettings): InputConfig {
 }
 
 function servers(raw: RawSettings): ServerConfig[] {
-  if (!raw.apiHosts) missing('apiHosts', 'name at least one DSMR-reader server, e.g. http://dsmr.local');
+  if (!raw.apiHosts) {
+    if (raw.apiKeys) missing('apiHosts', `${raw.apiKeys.origin} is set: name its DSMR-reader server, e.g. http://dsmr.local`);
+    return [];
+  }
   if (!raw.apiKeys) missing('apiKeys', `give one API key per host in ${SETTINGS.apiHosts.env} (DSMR-reader: Configuration > API)`);
   const hosts = splitList(raw.apiHosts.value);
   const keys = splitList(raw.apiKeys.value);
@@ -200,7 +208,7 @@ function withoutPassword(host: string): string {
   return host.replace(/^([^/?#]*\/\/[^/?#@]*?:)[^/?#]*@/, '$1(hidden)@');
 }
 
-function splitList(value: string): string[] {
+export function splitList(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
@@ -234,9 +242,16 @@ export function describeDataDir(config: Pick<Config, 'dataDir' | 'dataDirGiven'>
 export function parseConfig(raw: RawSettings): Config {
   const debug = bool(raw.debugLogging, false);
   const logLevel = oneOf<LogLevel>(raw.logLevel, debug ? 'debug' : 'info', { error: 'error', warn: 'warn', warning: 'warn', info: 'info', debug: 'debug' }, 'error, warn, info or debug');
+  const inputConfig = input(raw);
+  const apiServers = servers(raw);
+  const mqtt = parseMqttConfig(raw);
+  if (apiServers.length === 0 && mqtt.length === 0) {
+    throw new ConfigError(`no output is set: name a DSMR-reader server in ${SETTINGS.apiHosts.env} (e.g. http://dsmr.local), an MQTT broker in ${SETTINGS.mqttUrl.env} (e.g. mqtt://192.168.1.5), or both`);
+  }
   return {
-    input: input(raw),
-    servers: servers(raw),
+    input: inputConfig,
+    servers: apiServers,
+    mqtt,
     timeoutMs: seconds(raw.timeout, 20, { min: 0.1, max: 3600, example: 20 }) * 1000,
     minIntervalMs: seconds(raw.sleep, 0, { min: 0, max: 86_400, zero: 'forward each telegram', example: 5 }) * 1000,
     logLevel,

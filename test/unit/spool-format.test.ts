@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Config, ServerConfig } from '../../src/config/config.ts';
 import { ConfigError } from '../../src/config/config-error.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { openBacklog, serverId } from '../../src/buffers/server-storage.ts';
+import { openBacklog, storageId } from '../../src/buffers/server-storage.ts';
 import { Spool, SpoolFormatError } from '../../src/buffers/spool/index.ts';
 import { crc32 } from '../../src/buffers/spool/record.ts';
 import { FakeClock, FakeFs } from '../helpers/spool-fake-fs.ts';
@@ -111,12 +111,12 @@ describe('Spool format', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'spool-format-'));
     try {
       const server: ServerConfig = { host: 'http://dsmr.local', url: 'http://dsmr.local/api/v1/datalogger/dsmrreading', key: 'k' };
-      const dir = join(dataDir, 'spool', serverId(server));
+      const dir = join(dataDir, 'spool', storageId(server.url));
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'FORMAT'), 'dsmr-datalogger spool format 3\n');
       writeFileSync(join(dir, '0000000001.seg'), 'future records');
       const config = { dataDir } as Config;
-      const opening = openBacklog(config, server, createLogger('error', () => undefined));
+      const opening = openBacklog(config, { name: server.host, url: server.url }, createLogger('error', () => undefined));
       await expect(opening).rejects.toThrow(ConfigError);
       await expect(opening).rejects.toThrow(new RegExp(`^DSMR_DATALOGGER_DATA_DIR: the spool ${dir} is in format 3, this release reads formats 1 to 2;`));
       expect(readdirSync(dir).sort()).toEqual(['0000000001.seg', 'FORMAT']);
