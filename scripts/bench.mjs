@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startApiServer } from './bench/api-server.mjs';
+import { startCheckedServer } from './bench/checked-server.mjs';
 import { describeMachine, fileSize, programFile, subjectVersion } from './bench/machine.mjs';
 import { measureReplay, measureStartup, measureSteady } from './bench/phases.mjs';
-import { openPty } from './bench/pty.mjs';
+import { openPty } from './lib/pty.mjs';
 import { buildReport } from './bench/report.mjs';
 import { findPython, prepareSeed } from './bench/seed.mjs';
 import { formatNumber } from './bench/stats.mjs';
@@ -149,8 +149,8 @@ async function main() {
     writeFileSync(telegramFile, Buffer.concat(allTelegrams.slice(0, options.replayTelegrams)));
   }
 
-  const pty = await openPty(workDir);
-  const server = await startApiServer({ key: API_KEY });
+  const pty = await openPty(workDir, { retryMs: 1 });
+  const server = await startCheckedServer({ key: API_KEY });
   const ctx = { pty, server, key: API_KEY, telegrams: allTelegrams, telegramFile, workDir, options, progress };
   let subject;
   let peer;

@@ -1,22 +1,21 @@
 #!/usr/bin/env node
 // Try dsmr-datalogger without a meter or a DSMR-reader: a simulated meter streams telegrams over TCP (like a
-// P1-to-WiFi bridge), the datalogger reads and forwards them, and a tiny stand-in for the DSMR-reader API prints
-// each telegram it receives. Run after `npm ci && npm run build`:
+// P1-to-WiFi bridge), the datalogger reads and forwards them, and the stand-in DSMR-reader API that the tests use
+// too (scripts/lib/stand-in-dsmr-reader.mjs) prints each telegram it receives. Run after `npm ci && npm run build`:
 //
 //   node scripts/demo.mjs              until Ctrl-C
 //   node scripts/demo.mjs --seconds 15 then stop; status 1 if no telegram arrived (a smoke test)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { startApiServer } from './lib/stand-in-dsmr-reader.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'dsmr-datalogger.cjs');
-const API_PATH = '/api/v1/datalogger/dsmrreading';
 const API_KEY = 'demo-key';
 const STOP_DEADLINE_MS = 10_000;
 // A child that exits just as Ctrl-C arrives (the terminal signals the whole process group) is not a failure.
@@ -58,47 +57,15 @@ function describePower(telegram) {
   return returned > 0 ? `power -${returned.toFixed(3)} kW (returning)` : `power +${taken.toFixed(3)} kW`;
 }
 
-/** The `telegram` field of a form post: urlencoded, or multipart as some HTTP clients send it. */
-function telegramField(contentType, body) {
-  const boundary = /boundary="?([^";]+)"?/i.exec(contentType ?? '')?.[1];
-  if (!boundary) return new URLSearchParams(body.toString('latin1')).get('telegram');
-  for (const part of body.toString('latin1').split(`--${boundary}`)) {
-    const split = part.indexOf('\r\n\r\n');
-    if (split !== -1 && /name="telegram"/i.test(part.slice(0, split))) return part.slice(split + 4).replace(/\r\n$/, '');
-  }
-  return null;
-}
-
-function startStandInApi(onTelegram) {
-  const server = createHttpServer((req, res) => {
-    const chunks = [];
-    req.on('data', (chunk) => chunks.push(chunk));
-    req.on('end', () => {
-      const reply = (status, text) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(text));
-      };
-      if (req.method !== 'POST' || req.url.replace(/\/?(\?.*)?$/, '') !== API_PATH) {
-        say('api', `${req.method} ${req.url}: not the datalogger endpoint (404)`);
-        return reply(404, { detail: 'Not found.' });
-      }
-      if (req.headers['x-authkey'] !== API_KEY) {
-        say('api', `rejected a telegram: X-AUTHKEY is not "${API_KEY}" (403)`);
-        return reply(403, { detail: 'Invalid API key' });
-      }
-      const telegram = telegramField(req.headers['content-type'], Buffer.concat(chunks));
-      if (!telegram) {
-        say('api', 'rejected a post without a telegram field (400)');
-        return reply(400, { telegram: ['This field is required.'] });
-      }
-      onTelegram(telegram);
-      reply(201, { telegram });
-    });
-  });
-  return new Promise((resolvePromise, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolvePromise(server));
-  });
+/** Prints what the stand-in DSMR-reader did with each request; counts and describes the telegrams it took. */
+function describeRequest(onTelegram) {
+  return ({ method, path, status, telegram, clientGone }) => {
+    if (clientGone) say('api', 'the datalogger went away before the answer');
+    else if (status === 404) say('api', `${method} ${path}: not the datalogger endpoint (404)`);
+    else if (status === 403) say('api', `rejected a telegram: X-AUTHKEY is not "${API_KEY}" (403)`);
+    else if (status === 400) say('api', 'rejected a post without a telegram field (400)');
+    else onTelegram(telegram.toString('latin1'));
+  };
 }
 
 function freePort() {
@@ -158,11 +125,14 @@ async function main() {
     finish();
   };
 
-  const api = await startStandInApi((telegram) => {
-    received++;
-    say('api', `telegram ${received}: ${Buffer.byteLength(telegram, 'latin1')} bytes, ${describePower(telegram)}`);
+  const api = await startApiServer({
+    key: API_KEY,
+    onRequest: describeRequest((telegram) => {
+      received++;
+      say('api', `telegram ${received}: ${telegram.length} bytes, ${describePower(telegram)}`);
+    }),
   });
-  const apiUrl = `http://127.0.0.1:${api.address().port}`;
+  const apiUrl = api.url;
   const meterPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'dsmr-datalogger-demo-'));
   say('demo', `stand-in DSMR-reader API on ${apiUrl}, simulated meter on 127.0.0.1:${meterPort}, data in ${dataDir}`);
@@ -212,10 +182,7 @@ async function main() {
   // The datalogger first, so it is not left reconnecting to a meter that is gone.
   if (datalogger) await stopChild(datalogger);
   await stopChild(meter);
-  await new Promise((resolvePromise) => {
-    api.close(() => resolvePromise());
-    api.closeAllConnections?.();
-  });
+  await api.close();
   rmSync(dataDir, { recursive: true, force: true });
 
   say('demo', `the stand-in API received ${received} telegram${received === 1 ? '' : 's'}`);

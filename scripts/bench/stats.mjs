@@ -1,5 +1,7 @@
 // Pure arithmetic and formatting for the benchmark: no I/O here, so test/unit/bench-stats.test.ts can pin it down.
 
+import { decodeForm } from '../lib/form.mjs';
+
 /**
  * Nearest-rank percentile (the value at rank ceil(p/100 * n) of the sorted samples): always one of the measured
  * values, never an interpolation between two, so "p99 = 4.1 ms" means a telegram really took 4.1 ms.
@@ -145,34 +147,5 @@ export function withoutLineEnd(bytes) {
  * @returns {Buffer | undefined}
  */
 export function formField(body, name) {
-  const prefix = Buffer.from(`${name}=`, 'latin1');
-  let start = 0;
-  while (start <= body.length) {
-    let end = body.indexOf(0x26 /* & */, start);
-    if (end === -1) end = body.length;
-    const pair = body.subarray(start, end);
-    if (pair.length >= prefix.length && pair.subarray(0, prefix.length).equals(prefix)) return percentDecode(pair.subarray(prefix.length));
-    start = end + 1;
-  }
-  return undefined;
-}
-
-/** @param {Buffer} encoded */
-function percentDecode(encoded) {
-  const out = Buffer.alloc(encoded.length);
-  let n = 0;
-  for (let i = 0; i < encoded.length; i++) {
-    const byte = encoded[i];
-    if (byte === 0x2b /* + */) out[n++] = 0x20;
-    else if (byte === 0x25 /* % */ && i + 2 < encoded.length && isHex(encoded[i + 1]) && isHex(encoded[i + 2])) {
-      out[n++] = parseInt(String.fromCharCode(encoded[i + 1], encoded[i + 2]), 16);
-      i += 2;
-    } else out[n++] = byte;
-  }
-  return out.subarray(0, n);
-}
-
-/** @param {number} byte */
-function isHex(byte) {
-  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66);
+  return decodeForm(body).get(name);
 }

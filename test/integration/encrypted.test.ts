@@ -12,7 +12,7 @@ import { startApiServer, type ApiServer } from '../helpers/api-server.ts';
 import { startDatalogger, type Datalogger } from '../helpers/datalogger.ts';
 import { fixture } from '../helpers/fixtures.ts';
 import { openPty } from '../helpers/pty.ts';
-import { sleep, waitFor } from '../helpers/wait.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const hexFixture = (file: string) => Buffer.from(fixture(file).toString('latin1').replace(/\s+/g, ''), 'hex');
 
@@ -180,7 +180,7 @@ describe('the datalogger with an encrypted meter', () => {
     await waitFor(() => api.telegrams.length >= 2, { what: 'two decrypted telegrams', timeoutMs: 20_000 });
     await pty.write(ESPHOME.frame);
     await waitFor(() => api.telegrams.length >= 3, { what: 'the third decrypted telegram', timeoutMs: 20_000 });
-    await sleep(300);
+    await api.quietFor(300);
     expect(latin1(api.telegrams)).toEqual(latin1([ESPHOME.plaintext, ESPHOME.plaintext, ESPHOME.plaintext]));
     // Auto-detection takes a decrypted telegram as proof of the line settings, as it does a plain one.
     expect(dl.lines.some((l) => /meter found on .* at 115200 8N1/.test(l))).toBe(true);

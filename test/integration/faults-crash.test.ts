@@ -169,7 +169,7 @@ describe('faults: the process', () => {
     expect(next).toBe(written);
     const expected = [...durable, ...indices.map((i) => sent[i])];
     await waitForDelivery(api, expected.length, 60_000);
-    await sleep(300); // anything extra would arrive right behind
+    await api.quietFor(300); // anything extra would arrive right behind
     const duplicates = expectDelivered(api.stored, expected, 2);
     console.log(
       `kill -9 rounds (seed ${seed}, kill moments ${moments.join(', ')} ms): meter wrote ${written}, delivered ${expected.length}, ` +

@@ -136,7 +136,7 @@ describe('faults: the machine', () => {
     await api.up();
     const expected = [...sent.slice(0, 10), ...sent.slice(11)];
     await waitForDelivery(api, expected.length, RETRY_DEADLINE_MS);
-    await sleep(300);
+    await api.quietFor(300);
     expectDelivered(api.stored, expected, 0);
     expect(readCount(dl)).toBe(19);
     expect((await dl.stop('SIGTERM')).code).toBe(0);

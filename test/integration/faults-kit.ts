@@ -4,7 +4,7 @@ import { expect, onTestFailed } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApiServer, type ApiServer, type Reply, type ResponderRequest } from '../helpers/api-server.ts';
+import { startApiServer, waitForQuiet, type ApiServer, type QuietOptions, type Reply, type ResponderRequest } from '../helpers/api-server.ts';
 import { defaultCommand, startDatalogger, type Datalogger } from '../helpers/datalogger.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { SimulatedMeter } from '../../src/simulate/meter.ts';
@@ -52,6 +52,8 @@ export class FlakyServer {
   behaviour: ((req: ResponderRequest & { telegramIndex: number }) => Reply | undefined) | undefined;
   private server: ApiServer | undefined;
   private posts = 0;
+  /** Date.now() of the latest POST, kept across down() and up(). */
+  private lastPostAt = Date.now();
 
   private constructor(
     readonly port: number,
@@ -85,6 +87,11 @@ export class FlakyServer {
     this.server = await startApiServer({ port: this.port, respond: (req) => this.respond(req) });
   }
 
+  /** Resolves once no request has arrived for `ms`, across down() and up(); fails after opts.timeoutMs. */
+  quietFor(ms: number, opts?: QuietOptions): Promise<void> {
+    return waitForQuiet(() => Math.max(this.lastPostAt, this.server?.lastArrivalAt ?? 0), ms, opts);
+  }
+
   async down(): Promise<void> {
     const server = this.server;
     this.server = undefined;
@@ -93,6 +100,7 @@ export class FlakyServer {
 
   private respond(req: ResponderRequest): Reply {
     const telegramIndex = this.posts++;
+    this.lastPostAt = req.at;
     let reply = this.behaviour?.({ ...req, telegramIndex });
     if (!reply) {
       if (req.key !== this.key) reply = { status: 403, body: '{"detail":"Invalid token."}' };

@@ -57,8 +57,8 @@ describe('forwarding from a serial port', () => {
     const { stream, expected } = mixedStream();
     await pty.write(stream);
     await waitFor(() => a.telegrams.length >= expected.length && b.telegrams.length >= expected.length, { what: 'both servers to receive every valid telegram', timeoutMs: 20_000 });
-    // Anything extra would arrive right behind; give it a moment to show up before comparing.
-    await sleep(500);
+    // Anything extra would arrive right behind: wait until both servers have had a quiet moment before comparing.
+    await Promise.all([a.quietFor(500), b.quietFor(500)]);
     expect(latin1(a.telegrams)).toEqual(latin1(expected));
     expect(latin1(b.telegrams)).toEqual(latin1(expected));
     expect(a.requests.every((r) => r.key === KEY_A)).toBe(true);
@@ -105,7 +105,7 @@ describe('forwarding from a serial port', () => {
     await dl.waitForLine(/serial port .* opened/, 15_000, reopened);
     await pty.write(Buffer.concat([VALID_KAIFA.subarray(300), VALID_DSMR5_B]));
     await waitFor(() => a.telegrams.length === 2, { what: 'the telegram after the port came back' });
-    await sleep(300);
+    await a.quietFor(300);
     expect(latin1(a.telegrams)).toEqual(latin1([VALID_DSMR5, VALID_DSMR5_B]));
     // Retrying is quiet: one line when the port goes, one when it is back.
     expect(dl.lines.filter((l) => /cannot be opened/.test(l)).length).toBeLessThanOrEqual(2);
@@ -139,7 +139,7 @@ describe('servers', () => {
     await dl.waitForLine(/unavailable/);
     bDown = false;
     await waitFor(() => b.telegrams.length >= sent.length, { what: 'server B to catch up', timeoutMs: 30_000 });
-    await sleep(300);
+    await Promise.all([a.quietFor(300), b.quietFor(300)]);
     expect(latin1(a.telegrams)).toEqual(latin1(sent));
     expect(latin1(b.telegrams)).toEqual(latin1(sent));
     await dl.waitForLine(/is back/);
@@ -209,7 +209,7 @@ describe('forwarding from a network bridge', () => {
     // The rest of the cut telegram arrives on the new connection: it must not be glued to the first part.
     connections[1].write(Buffer.concat([VALID_KAIFA.subarray(250), VALID_BELGIAN]));
     await waitFor(() => a.telegrams.length === 2, { what: 'the telegram after the reconnect' });
-    await sleep(300);
+    await a.quietFor(300);
     expect(latin1(a.telegrams)).toEqual(latin1([VALID_DSMR5, VALID_BELGIAN]));
     expect((await dl.stop('SIGTERM')).code).toBe(0);
   });

@@ -242,6 +242,82 @@ describe('startApiServer', () => {
     expect(api.telegrams.map((t) => t.toString())).toEqual(['c', 'e']);
   });
 
+  it('decodes a multipart telegram byte for byte', async () => {
+    api = await startApiServer({ key: 'secret' });
+    const boundary = 'b0undary';
+    const telegram = Buffer.concat([Buffer.from('/ISK5\r\n', 'latin1'), allBytes, Buffer.from('!1234\r\n', 'latin1')]);
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="telegram"\r\n\r\n`, 'latin1'),
+      telegram,
+      Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'),
+    ]);
+    const response = await post({ key: 'secret', body, contentType: `multipart/form-data; boundary=${boundary}` });
+    expect(response.status).toBe(201);
+    expect(api.telegrams[0]!.equals(telegram)).toBe(true);
+  });
+
+  it('counts connections: keep-alive reuses one', async () => {
+    api = await startApiServer();
+    await post({ body: 'telegram=a' });
+    await post({ body: 'telegram=b' });
+    expect(api.requests).toHaveLength(2);
+    expect(api.connections).toBe(1);
+    expect(api.openConnections).toBe(1);
+  });
+
+  it('until resolves on the request that makes the check true, and fails in time otherwise', async () => {
+    const seen: number[] = [];
+    api = await startApiServer({ onRequest: (r) => seen.push(r.status) });
+    const second = api.until(() => api.telegrams.length >= 2 && api.telegrams.length, { timeoutMs: 5_000 });
+    await post({ body: 'telegram=a' });
+    await post({ body: 'telegram=b' });
+    await expect(second).resolves.toBe(2);
+    expect(seen).toEqual([201, 201]);
+    expect(api.requests.every((r) => r.arrivedAt > 0 && r.at > 0)).toBe(true);
+    await expect(api.until(() => api.telegrams.length >= 3, { timeoutMs: 50, what: 'a third' })).rejects.toThrow(
+      'timed out after 50 ms waiting for a third',
+    );
+  });
+
+  it('quietFor waits for a quiet period after the last request, not a fixed time from the call', async () => {
+    api = await startApiServer();
+    await post({ body: 'telegram=a' });
+    const started = Date.now();
+    let stop = false;
+    // Requests keep coming for about 300 ms: the quiet period can only start after the last of them.
+    const busy = (async () => {
+      while (!stop && Date.now() - started < 300) {
+        await post({ body: 'telegram=more' });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    await api.quietFor(200, { timeoutMs: 5_000 });
+    stop = true;
+    await busy;
+    const last = api.requests.at(-1)!.at;
+    expect(Date.now() - last).toBeGreaterThanOrEqual(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+  });
+
+  it('quietFor fails at its deadline while requests keep arriving', async () => {
+    api = await startApiServer();
+    let stop = false;
+    const busy = (async () => {
+      while (!stop) {
+        await post({ body: 'telegram=more' });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      await expect(api.quietFor(200, { timeoutMs: 500, what: 'server A' })).rejects.toThrow(
+        'server A was not quiet for 200 ms within 500 ms',
+      );
+    } finally {
+      stop = true;
+      await busy;
+    }
+  });
+
   it('closes promptly although a keep-alive connection is open', async () => {
     api = await startApiServer();
     await post({ body: 'telegram=a' });

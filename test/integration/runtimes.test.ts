@@ -11,7 +11,7 @@ import { arm64Command, startDatalogger } from '../helpers/datalogger.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { openPty } from '../helpers/pty.ts';
 import { mixedStream } from '../helpers/streams.ts';
-import { sleep, waitFor } from '../helpers/wait.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const dist = join(repoRoot, 'dist');
 let dir: string;
@@ -70,7 +70,7 @@ describe.each(subjects)('%s', (_name, command, extraEnv) => {
     const { stream, expected } = mixedStream();
     await pty.write(stream);
     await waitFor(() => a.telegrams.length >= expected.length && b.telegrams.length >= expected.length, { what: 'both servers to receive every valid telegram', timeoutMs: 60_000 });
-    await sleep(500);
+    await Promise.all([a.quietFor(500), b.quietFor(500)]);
     const latin1 = (list: Buffer[]) => list.map((t) => t.toString('latin1'));
     expect(latin1(a.telegrams)).toEqual(latin1(expected));
     expect(latin1(b.telegrams)).toEqual(latin1(expected));

@@ -1,4 +1,4 @@
-// The bench waits for conditions with a deadline, never for a fixed time that happens to be long enough here.
+// Scripts wait for conditions with a deadline, never for a fixed time that happens to be long enough here.
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
