@@ -31,6 +31,10 @@ async function main(argv: string[]): Promise<number> {
       const { runInspect } = await import('./cli/inspect.ts');
       return runInspect(rest, process.env);
     }
+    case 'status': {
+      const { runStatus } = await import('./cli/status.ts');
+      return runStatus(rest, process.env);
+    }
     case 'run':
       return runDatalogger(rest, process.env);
     default:

@@ -24,6 +24,8 @@ export interface PipelineOptions {
   log: Logger;
   /** A telegram passed the checks: with serial auto-detection, the line settings are right. */
   onValidTelegram?: () => void;
+  /** A telegram passed the checks (before the minimum interval): for the status endpoint. */
+  onTelegram?: (telegram: Buffer) => void;
   /** The input ended (file or stdin). */
   onEnd?: () => void;
   onFailure?: (err: Error) => void;
@@ -108,6 +110,7 @@ export class Pipeline {
       // A CRC-less telegram proves the line settings only with a real identification line, not just any '/'.
       this.options.onValidTelegram?.();
     }
+    this.options.onTelegram?.(telegram);
     const now = (this.options.now ?? Date.now)();
     if (!this.interval.admit(now)) {
       this.stats.skippedByInterval++;

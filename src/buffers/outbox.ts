@@ -30,6 +30,19 @@ export interface OutboxOptions {
   random?: () => number;
   /** How long to wait after a failure; the defaults suit a real server. */
   retry?: { unavailable: BackoffPolicy; refused: BackoffPolicy };
+  now?: () => number;
+}
+
+/** What the status endpoint shows of a server's delivery. */
+export interface DeliveryState {
+  state: ServerState;
+  since: number;
+  lastAnswer?: string;
+  lastAnswerAt?: number;
+  lastDeliveredAt?: number;
+  inMemory: number;
+  /** When the telegrams now waiting began to wait; undefined for a backlog of an earlier run. */
+  waitingSince?: number;
 }
 
 export interface OutboxStats {
@@ -61,8 +74,17 @@ export class Outbox {
   private handedOver = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  private readonly now: () => number;
+  private delivery: Omit<DeliveryState, 'state' | 'inMemory'>;
 
-  constructor(private readonly options: OutboxOptions) {}
+  constructor(private readonly options: OutboxOptions) {
+    this.now = options.now ?? Date.now;
+    this.delivery = { since: this.now() };
+  }
+
+  get deliveryState(): DeliveryState {
+    return { ...this.delivery, state: this.state, inMemory: this.memory.length };
+  }
 
   /** Telegrams waiting for this server, in memory and on disk. */
   get queued(): number {
@@ -80,6 +102,7 @@ export class Outbox {
   }
 
   enqueue(telegram: Buffer): void {
+    if (this.queued === 0) this.delivery.waitingSince = this.now();
     if (this.spooling) this.options.backlog.append(telegram);
     else {
       this.memory.push(telegram);
@@ -120,12 +143,14 @@ export class Outbox {
         const result = await this.options.sink.post(telegram);
         clearTimeout(slow);
         if (this.handedOver) return;
+        this.noteAnswer(result);
         if (result.outcome === 'delivered' || result.outcome === 'rejected') {
           if (result.outcome === 'delivered') this.stats.delivered++;
           else this.reject(telegram, result.reason);
           // It may have moved from memory to the backlog while in flight; either way it is the oldest one waiting.
           if (this.memory[0] === telegram) this.memory.shift();
           else await this.options.backlog.ack(1);
+          if (this.queued === 0) this.delivery.waitingSince = undefined;
           this.serverAnswered();
         } else {
           this.moveMemoryToBacklog();
@@ -138,6 +163,13 @@ export class Outbox {
         }
       }
     }
+  }
+
+  private noteAnswer(result: DeliveryResult): void {
+    const at = this.now();
+    this.delivery.lastAnswer = result.outcome === 'delivered' ? 'delivered' : result.reason;
+    this.delivery.lastAnswerAt = at;
+    if (result.outcome === 'delivered') this.delivery.lastDeliveredAt = at;
   }
 
   private moveMemoryToBacklog(): void {
@@ -160,6 +192,7 @@ export class Outbox {
     this.attempt = 0;
     if (this.state !== 'up') {
       this.state = 'up';
+      this.delivery.since = this.now();
       this.options.log.info(`${this.options.name} is back; ${this.queued} telegram(s) waiting are being delivered`);
     }
   }
@@ -167,6 +200,7 @@ export class Outbox {
   private serverFailed(state: 'unavailable' | 'refused', reason: string): void {
     if (this.state === state) return;
     this.state = state;
+    this.delivery.since = this.now();
     const log = this.options.log;
     if (state === 'refused') log.error(`${this.options.name}: ${reason}; keeping all telegrams and retrying slowly until this is fixed`);
     else log.warn(`${this.options.name} unavailable (${reason}); keeping telegrams and retrying`);

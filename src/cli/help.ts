@@ -14,6 +14,7 @@ Usage:
   dsmr-datalogger detect [--serial-port P | --network H:P]   find the meter: line settings, header, version, CRC, interval
   dsmr-datalogger check [--env-file PATH] [--setting value]  validate the settings and test each server's API and key
   dsmr-datalogger inspect [FILE|-] [--ndjson]                decode telegrams to JSON
+  dsmr-datalogger status [--url URL] [--env-file PATH]      ask the running datalogger how it is doing
   dsmr-datalogger --version | --help
 
 Settings come from flags, the environment and an env file of KEY=VALUE lines (--env-file), in that order of

@@ -17,6 +17,9 @@ import { FileSource } from '../sources/file.ts';
 import { formatVersion } from './build-info.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
 import { StatsReporter } from '../log/stats.ts';
+import { systemClock } from '../core/clock.ts';
+import { startStatusEndpoint } from '../status/server.ts';
+import { LegacySnapshot } from '../status/legacy-snapshot.ts';
 
 /** SIGTERM must end us well within supervisor's stopwaitsecs; a request in flight gets this long to finish. */
 const STOP_GRACE_MS = 5000;
@@ -45,6 +48,9 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
     outbox.start();
   }
 
+  const snapshot = new LegacySnapshot({ config, outboxes, backlogs, clock: systemClock });
+  const endpoint = startStatusEndpoint({ config: config.statusEndpoint, snapshot: () => snapshot.snapshot(), clock: systemClock, log });
+
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stats = new StatsReporter(log, config.statsIntervalMs, () => ({ pipeline: pipeline.stats, framer: pipeline.framer.stats, servers: config.servers.map((s, i) => ({ name: s.host, outbox: outboxes[i] })) }));
@@ -55,6 +61,7 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
       // Whatever happens below, exit before supervisor would reach for SIGKILL.
       setTimeout(() => resolve(code), STOP_DEADLINE_MS).unref();
       stats.stop();
+      await endpoint.close();
       await source.stop();
       pipeline.stop();
       await Promise.all(outboxes.map((o) => o.stop(STOP_GRACE_MS)));
@@ -72,7 +79,11 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
       log,
       decryption: { key: config.decryptionKey, aad: config.decryptionAad },
       onValidTelegram: () => (source instanceof SerialSource ? source.confirmLine() : undefined),
-      onEnd: () => void drainThenStop(),
+      onTelegram: (telegram) => snapshot.telegram(telegram),
+      onEnd: () => {
+        snapshot.inputClosed();
+        void drainThenStop();
+      },
       onFailure: (err) => {
         log.error(err.message);
         void stop('input failed', 1);
@@ -84,6 +95,7 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
       while (waiting() > 0 && !stopping) await new Promise((r) => setTimeout(r, 100));
       await stop('input ended, everything delivered', 0);
     };
+    snapshot.attach(pipeline);
     process.once('SIGTERM', () => void stop('SIGTERM received', 0));
     process.once('SIGINT', () => void stop('SIGINT received', 0));
     pipeline.start();

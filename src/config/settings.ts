@@ -45,6 +45,10 @@ export const SETTINGS = {
   spoolMaxMb: { env: `${D}SPOOL_MAX_MB`, flag: 'spool-max-mb', help: 'size bound of each server\'s spool in MB; default about 225 (3 days of DSMR 5 at one telegram a second)' },
   decryptionKey: { env: `${D}DECRYPTION_KEY`, help: '32 hex digits: the key of an encrypted (Luxembourg) meter (environment or env file only)' },
   decryptionAad: { env: `${D}DECRYPTION_AAD`, help: 'encrypted meters only: none, an authentication key of 32 hex digits, or a whole AAD of 34; default the Luxembourg one (environment or env file only)' },
+  httpListen: { env: `${D}HTTP_LISTEN`, flag: 'http-listen', help: 'host:port of the local status endpoint (/, /status, /metrics, /health), or off; default 127.0.0.1:7523' },
+  httpToken: { env: `${D}HTTP_TOKEN`, help: 'when set, every endpoint path but /health needs "Authorization: Bearer TOKEN"; required off loopback (environment or env file only)' },
+  healthSilence: { env: `${D}HEALTH_SILENCE`, flag: 'health-silence', help: 'seconds without a telegram before /health says unhealthy; default 60' },
+  healthStall: { env: `${D}HEALTH_STALL`, flag: 'health-stall', help: 'seconds an output may refuse, or deliver nothing while telegrams wait, before /health says unhealthy; default 300' },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -111,7 +115,7 @@ function parseFlags(argv: string[]): RawSettings {
     const flag = arg.slice(2, eq < 0 ? undefined : eq);
     const name = byFlag.get(flag);
     if (!name) {
-      const secret = { 'api-keys': SETTINGS.apiKeys.env, 'decryption-key': SETTINGS.decryptionKey.env, 'decryption-aad': SETTINGS.decryptionAad.env }[flag];
+      const secret = { 'api-keys': SETTINGS.apiKeys.env, 'decryption-key': SETTINGS.decryptionKey.env, 'decryption-aad': SETTINGS.decryptionAad.env, 'http-token': SETTINGS.httpToken.env }[flag];
       if (secret) throw new ConfigError(`--${flag} is not taken on the command line, where any user could read it: set ${secret} in the environment or the --env-file`);
       throw new ConfigError(`unknown option --${flag} (see --help)`);
     }

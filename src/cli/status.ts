@@ -1,0 +1,93 @@
+// `dsmr-datalogger status`: asks the running datalogger's endpoint and prints a short summary for a person.
+// Exit status: 0 healthy, 1 unhealthy, 2 not reachable (or not allowed to ask).
+import { ConfigError } from '../config/config-error.ts';
+import { readEnvFile } from '../config/load.ts';
+import { collectSettings, SETTINGS, takeEnvFileFlag } from '../config/settings.ts';
+import { statusEndpoint } from '../config/config.ts';
+import { localUrl } from '../status/address.ts';
+import type { StatusDocument } from '../status/document.ts';
+import { formatBytes, formatCount, formatDuration, formatKwh, formatPower, plural } from '../status/format.ts';
+import { netPowerW } from '../status/reading.ts';
+
+export const STATUS_USAGE = `Usage: dsmr-datalogger status [--url http://HOST:PORT] [--env-file PATH] [--json]
+
+Asks the running datalogger (at ${SETTINGS.httpListen.env}, by default 127.0.0.1:7523) how it is doing and prints a
+short summary; --json prints its /status document as it is. The token, when the endpoint needs one, comes from
+${SETTINGS.httpToken.env} in the environment or the env file. Exit status: 0 healthy, 1 unhealthy, 2 not reachable.
+`;
+
+const REQUEST_TIMEOUT_MS = 5000;
+
+export async function runStatus(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { envFile, rest } = takeEnvFileFlag(argv);
+  let url: string | undefined;
+  let json = false;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (arg === '--help' || arg === '-h') {
+      process.stdout.write(STATUS_USAGE);
+      return 0;
+    } else if (arg === '--json') json = true;
+    else if (arg === '--url' || arg.startsWith('--url=')) {
+      url = arg === '--url' ? rest[++i] : arg.slice('--url='.length);
+      if (!url || !/^https?:\/\/[^/]+/.test(url)) throw new ConfigError('--url needs the address of the endpoint, e.g. http://127.0.0.1:7523');
+    } else throw new ConfigError(`unknown option ${arg} for status (see dsmr-datalogger status --help)`);
+  }
+  // The same listen and token settings as the datalogger, so that its env file is all this needs.
+  const raw = collectSettings({ argv: [], env, envFile: envFile === undefined ? undefined : readEnvFile(envFile) });
+  const endpoint = statusEndpoint({ httpListen: raw.httpListen, httpToken: raw.httpToken });
+  if (!url && !endpoint.listen) {
+    process.stderr.write(`the status endpoint is turned off (${SETTINGS.httpListen.env}=off); give --url to ask one elsewhere\n`);
+    return 2;
+  }
+  const base = (url ?? localUrl(endpoint.listen!)).replace(/\/+$/, '');
+  const headers: Record<string, string> = endpoint.token ? { authorization: `Bearer ${endpoint.token}` } : {};
+
+  let response: Response;
+  try {
+    response = await fetch(`${base}/status`, { headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    process.stderr.write(`the datalogger does not answer at ${base} (${cause}): is it running, and is ${SETTINGS.httpListen.env} the same here?\n`);
+    return 2;
+  }
+  if (response.status === 401) {
+    process.stderr.write(`${base} wants a token: set ${SETTINGS.httpToken.env} (in the environment or the --env-file) to the datalogger's\n`);
+    return 2;
+  }
+  if (!response.ok) {
+    process.stderr.write(`${base}/status answered HTTP ${response.status}: is this a dsmr-datalogger?\n`);
+    return 2;
+  }
+  const text = await response.text();
+  let doc: StatusDocument;
+  try {
+    doc = JSON.parse(text) as StatusDocument;
+  } catch {
+    process.stderr.write(`${base}/status did not answer JSON: is this a dsmr-datalogger?\n`);
+    return 2;
+  }
+  process.stdout.write(json ? text : summary(doc));
+  return doc.healthy ? 0 : 1;
+}
+
+export function summary(doc: StatusDocument): string {
+  const input = doc.input;
+  const lines = [`dsmr-datalogger ${doc.version}, up ${formatDuration(doc.uptimeSeconds * 1000)}: ${doc.healthy ? 'healthy' : 'UNHEALTHY'}`];
+  for (const problem of doc.problems) lines.push(`  ! ${problem}`);
+  const last = input.lastTelegramAgeSeconds === null ? 'no telegram yet' : `last telegram ${formatDuration(input.lastTelegramAgeSeconds * 1000)} ago`;
+  lines.push(`meter: ${input.kind} ${input.target}${input.line ? ` (${input.line})` : ''}, ${input.state}; ${last}; ${formatCount(input.telegramsAccepted)} telegrams, ${formatCount(input.crcFailures)} CRC failures`);
+  const latest = doc.latest;
+  const net = latest ? netPowerW(latest) : undefined;
+  if (latest && net !== undefined) {
+    const total = latest.delivered.totalKwh === null ? '' : `; taken in total ${formatKwh(latest.delivered.totalKwh)}`;
+    lines.push(`power: ${formatPower(net)} ${net >= 0 ? 'from' : 'into'} the grid (meter time ${latest.meterTime ?? 'unknown'})${total}`);
+  }
+  for (const o of doc.outputs) {
+    const waiting = o.queuedInMemory + o.spooledTelegrams;
+    const backlog = waiting === 0 ? 'nothing waiting' : `${plural(waiting, 'telegram')} waiting${o.spooledBytes ? ` (${formatBytes(o.spooledBytes)} spooled)` : ''}`;
+    const since = formatDuration(Date.parse(doc.now) - Date.parse(o.since));
+    lines.push(`${o.target}: ${o.state} for ${since}; ${backlog}; ${formatCount(o.delivered)} delivered${o.lastAnswer ? `; last answer: ${o.lastAnswer}` : ''}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
