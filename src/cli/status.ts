@@ -47,8 +47,9 @@ export async function runStatus(argv: string[], env: Record<string, string | und
   try {
     response = await fetch(`${base}/status`, { headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-    process.stderr.write(`the datalogger does not answer at ${base} (${cause}): is it running, and is ${SETTINGS.httpListen.env} the same here?\n`);
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    process.stderr.write(`the datalogger does not answer at ${base} (${why}): is it running, and is ${SETTINGS.httpListen.env} the same here?\n`);
     return 2;
   }
   if (response.status === 401) {

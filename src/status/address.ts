@@ -18,7 +18,8 @@ export function parseListen(text: string): ListenAddress | 'off' | { error: stri
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
   if (!m) return { error: LISTEN_EXPECTED };
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return { error: 'a TCP port from 1 to 65535 after the host' };
+  // 0 takes any free port, said in the log: for tests and for running several side by side.
+  if (port > 65535) return { error: 'a TCP port from 0 to 65535 after the host' };
   return { host: m[1] ?? m[2], port };
 }
 

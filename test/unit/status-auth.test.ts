@@ -49,8 +49,9 @@ describe('the listen address', () => {
     expect(parseListen('127.0.0.1:7523')).toEqual({ host: '127.0.0.1', port: 7523 });
     expect(parseListen(' [::1]:8000 ')).toEqual({ host: '::1', port: 8000 });
     expect(parseListen('pi.local:80')).toEqual({ host: 'pi.local', port: 80 });
+    expect(parseListen('127.0.0.1:0')).toEqual({ host: '127.0.0.1', port: 0 });
     expect(parseListen('OFF')).toBe('off');
-    for (const bad of ['7523', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', 'http://127.0.0.1:7523', '::1:7523']) expect(parseListen(bad), bad).toHaveProperty('error');
+    for (const bad of ['7523', '127.0.0.1', '127.0.0.1:70000', 'http://127.0.0.1:7523', '::1:7523']) expect(parseListen(bad), bad).toHaveProperty('error');
   });
 
   it('knows loopback from the rest', () => {
@@ -94,7 +95,7 @@ describe('the endpoint settings', () => {
 
   it('names a bad listen address and what is expected', () => {
     expect(() => settings({ DSMR_DATALOGGER_HTTP_LISTEN: 'everywhere' })).toThrow(/DSMR_DATALOGGER_HTTP_LISTEN is "everywhere": expected host:port such as 127.0.0.1:7523/);
-    expect(() => settings({}, ['--http-listen', '1.2.3.4:99999'])).toThrow(/--http-listen is "1.2.3.4:99999": expected a TCP port from 1 to 65535/);
+    expect(() => settings({}, ['--http-listen', '1.2.3.4:99999'])).toThrow(/--http-listen is "1.2.3.4:99999": expected a TCP port from 0 to 65535/);
     expect(() => settings({ DSMR_DATALOGGER_HEALTH_SILENCE: '0' })).toThrow(/DSMR_DATALOGGER_HEALTH_SILENCE is "0"/);
   });
 });

@@ -61,15 +61,17 @@ describe('/metrics', () => {
   });
 
   it('says what the snapshot says, with an output label per server, escaped', () => {
-    expect(lines).toContain('dsmr_datalogger_telegrams_total 10');
-    expect(lines).toContain('dsmr_datalogger_crc_failures_total 2');
-    expect(lines).toContain('dsmr_datalogger_cut_off_frames_total 3');
-    expect(lines).toContain('dsmr_datalogger_output_delivered_total{output="http://dsmr.local"} 10');
-    expect(lines).toContain('dsmr_datalogger_output_state{output="http://b\\"\\\\\\nx",state="unavailable"} 1');
-    expect(lines).toContain('dsmr_datalogger_output_oldest_waiting_age_seconds{output="http://b\\"\\\\\\nx"} 6');
-    expect(lines).toContain('dsmr_datalogger_power_delivered_watts 378');
-    expect(lines).toContain('dsmr_datalogger_energy_delivered_kwh{tariff="2"} 3224.632');
-    expect(lines).toContain(`dsmr_datalogger_last_telegram_time_seconds ${(T0 + 9_000) / 1000}`);
+    for (const expected of [
+      'dsmr_datalogger_telegrams_total 10',
+      'dsmr_datalogger_crc_failures_total 2',
+      'dsmr_datalogger_cut_off_frames_total 3',
+      'dsmr_datalogger_output_delivered_total{output="http://dsmr.local"} 10',
+      'dsmr_datalogger_output_state{output="http://b\\"\\\\\\nx",state="unavailable"} 1',
+      'dsmr_datalogger_output_oldest_waiting_age_seconds{output="http://b\\"\\\\\\nx"} 6',
+      'dsmr_datalogger_power_delivered_watts 378',
+      'dsmr_datalogger_energy_delivered_kwh{tariff="2"} 3224.632',
+      `dsmr_datalogger_last_telegram_time_seconds ${(T0 + 9_000) / 1000}`,
+    ]) expect(lines).toContain(expected);
   });
 });
 
@@ -100,15 +102,17 @@ describe('the page', () => {
     history.add(T0 + 200_000, -500, new Map([['x', 1200]]));
     const html = renderPage({ doc: statusDocument(s, readingOf(VALID_DSMR5), health), health, history, now: s.now });
     expect(html).toMatch(/^<!doctype html>/);
-    expect(html).toContain('<meta http-equiv="refresh" content="15">');
-    expect(html).toContain('Needs attention');
-    expect(html).toContain('x has delivered nothing for 6 min with 1234 telegrams waiting (last answer: ECONNREFUSED)');
-    expect(html).toContain('Talking');
-    expect(html).toContain('378 W <small>from the grid</small>');
-    expect(html).toContain('Unavailable, for 6 min');
-    expect(html).toContain('1234 telegrams waiting (1.1 MiB on disk)');
-    expect(html).toContain('6657.459 kWh');
-    expect(html).toContain('&lt;b&gt;evil&lt;/b&gt;');
+    for (const expected of [
+      '<meta http-equiv="refresh" content="15">',
+      'Needs attention',
+      'x has delivered nothing for 6 min with 1234 telegrams waiting (last answer: ECONNREFUSED)',
+      'Talking',
+      '378 W <small>from the grid</small>',
+      'Unavailable, for 6 min',
+      '1234 telegrams waiting (1.1 MiB on disk)',
+      '6657.459 kWh',
+      '&lt;b&gt;evil&lt;/b&gt;',
+    ]) expect(html).toContain(expected);
     expect(html).not.toContain('<b>evil');
     expect(html.match(/<svg /g)).toHaveLength(2);
     expect(html).not.toMatch(/<script|src=|href=/);
