@@ -37,14 +37,19 @@ export function startStatusEndpoint({ config, snapshot, clock, log }: StatusEndp
   }
 
   const sockets = new Set<Socket>();
+  let failureSaid = false;
   const server = http.createServer((req, res) => {
-    const { status, headers, body } = answer(
-      { method: req.method ?? '', path: (req.url ?? '/').split('?')[0], authorization: req.headers.authorization },
-      service,
-      config.token,
-    );
-    res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    let reply;
+    try {
+      reply = answer({ method: req.method ?? '', path: (req.url ?? '/').split('?')[0], authorization: req.headers.authorization }, service, config.token);
+    } catch (err) {
+      // A fault in a renderer costs that one answer, never the datalogger; said once.
+      if (!failureSaid) log.error(`status endpoint: ${(err as Error).stack ?? String(err)}`);
+      failureSaid = true;
+      reply = { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'internal error\n' };
+    }
+    res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
+    res.end(req.method === 'HEAD' ? undefined : reply.body);
   });
   server.maxConnections = MAX_CONNECTIONS;
   server.requestTimeout = 10_000;

@@ -19,12 +19,13 @@ export class StatusService {
   private readonly healthLog: HealthLog;
   private timer: Timer | undefined;
   private stopped = false;
+  private sampleFailed = false;
 
   constructor(
     private readonly snapshot: () => DataloggerStatus,
     private readonly clock: Clock,
     private readonly limits: HealthLimits,
-    log: Logger,
+    private readonly log: Logger,
   ) {
     this.healthLog = new HealthLog(log);
   }
@@ -55,7 +56,13 @@ export class StatusService {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = this.clock.setTimeout(() => {
-      this.sample();
+      try {
+        this.sample();
+      } catch (err) {
+        // The charts may miss a sample; the datalogger must not miss a telegram for it.
+        if (!this.sampleFailed) this.log.error(`status sampling: ${(err as Error).stack ?? String(err)}`);
+        this.sampleFailed = true;
+      }
       this.schedule();
     }, SAMPLE_INTERVAL_MS);
     this.timer.unref?.();
