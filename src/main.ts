@@ -40,6 +40,10 @@ async function main(argv: string[]): Promise<number> {
       const { runInspect } = await import('./cli/inspect.ts');
       return runInspect(rest, process.env);
     }
+    case 'status': {
+      const { runStatus } = await import('./cli/status.ts');
+      return runStatus(rest, process.env);
+    }
     default: {
       // Signals are watched before anything starts, so one that comes while the spool opens is not lost either.
       const signals = watchStopSignals();

@@ -14,6 +14,7 @@ Usage:
   dsmr-datalogger detect [--serial-port P | --network H:P]   find the meter: line settings, header, version, CRC, interval
   dsmr-datalogger check [--settings FILE] [--setting value]  validate the settings and test each server's API and key
   dsmr-datalogger inspect [FILE|-] [--ndjson]                decode telegrams to JSON
+  dsmr-datalogger status [--url URL] [--env-file PATH]      ask the running datalogger how it is doing
   dsmr-datalogger --version | --help
 
 Settings come from flags, the environment and a settings file of KEY=VALUE lines (--settings FILE), in that order

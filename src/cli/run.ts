@@ -24,6 +24,7 @@ import { chooseSerialBackend } from '../sources/choose-backend.ts';
 import { formatVersion } from './build-info.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
 import type { Sink } from '../sinks/sink.ts';
+import { startStatusEndpoint } from '../status/server.ts';
 
 /** The datalogger itself. Resolves with the exit status. */
 export async function runDatalogger(args: CommandArgs, env: Record<string, string | undefined>, signals: StopSignals): Promise<number> {
@@ -57,7 +58,11 @@ export async function runDatalogger(args: CommandArgs, env: Record<string, strin
   });
   signals.onStopSignal((signal) => void datalogger.stop(`${signal} received`, 0));
   datalogger.start();
-  return datalogger.done;
+  // Started after the core, and never waited for: the endpoint must not delay delivery.
+  const endpoint = startStatusEndpoint({ config: config.statusEndpoint, snapshot: () => datalogger.status(), clock, log });
+  const code = await datalogger.done;
+  await endpoint.close();
+  return code;
 }
 
 async function dsmrReaderOutput(config: Config, server: ServerConfig, clock: Clock, log: Logger): Promise<Output> {

@@ -9,6 +9,7 @@ import { parseAadSetting, parseHexKey, type AadSetting } from '../transforms/dec
 import { parseMqttConfig, type MqttConfig } from '../sinks/mqtt/config.ts';
 
 export type { MqttConfig } from '../sinks/mqtt/config.ts';
+import { DEFAULT_LISTEN, isLoopback, parseListen, type ListenAddress } from '../status/address.ts';
 
 export type SerialBackendChoice = 'auto' | 'native' | 'stty';
 
@@ -46,6 +47,17 @@ export interface Config {
   decryptionKey?: Buffer;
   /** How the AAD of encrypted frames is formed; undefined: the Luxembourg authentication key. */
   decryptionAad?: AadSetting;
+  statusEndpoint: StatusEndpointConfig;
+}
+
+export interface StatusEndpointConfig {
+  /** undefined: turned off. */
+  listen?: ListenAddress;
+  token?: string;
+  /** /health: longest silence of the meter. */
+  silenceMs: number;
+  /** /health: longest time an output may refuse, or deliver nothing while telegrams wait. */
+  stallMs: number;
 }
 
 export const API_PATH = '/api/v1/datalogger/dsmrreading';
@@ -263,5 +275,26 @@ export function parseConfig(raw: RawSettings): Config {
     spoolMaxBytes: raw.spoolMaxMb ? wholeNumber(raw.spoolMaxMb, 1, 1_000_000, 'a whole number of megabytes, e.g. 240') * 1024 * 1024 : undefined,
     decryptionKey: decryptionKey(raw.decryptionKey),
     decryptionAad: decryptionAad(raw.decryptionAad),
+    statusEndpoint: statusEndpoint(raw),
+  };
+}
+
+/** Live power readings tell whether someone is home: off this machine, they are only served with a token. */
+export function statusEndpoint(raw: RawSettings): StatusEndpointConfig {
+  const parsed = raw.httpListen ? parseListen(raw.httpListen.value) : DEFAULT_LISTEN;
+  if (typeof parsed === 'object' && 'error' in parsed) fail(raw.httpListen!, parsed.error);
+  const token = raw.httpToken?.value.trim() || undefined;
+  if (token !== undefined && !/^[\x21-\x7e]{16,}$/.test(token)) {
+    fail({ value: '(hidden)', origin: raw.httpToken!.origin }, 'at least 16 printable characters without spaces, e.g. from `openssl rand -hex 16`');
+  }
+  const listen = parsed === 'off' ? undefined : parsed;
+  if (listen && !isLoopback(listen.host) && token === undefined) {
+    throw new ConfigError(`${raw.httpListen!.origin} is "${raw.httpListen!.value}", reachable from other machines, but ${SETTINGS.httpToken.env} is not set: live power readings tell whether someone is home; set a token, or listen on 127.0.0.1`);
+  }
+  return {
+    listen,
+    token,
+    silenceMs: seconds(raw.healthSilence, 60, { min: 1, max: 86_400, example: 60 }) * 1000,
+    stallMs: seconds(raw.healthStall, 300, { min: 1, max: 7 * 86_400, example: 300 }) * 1000,
   };
 }

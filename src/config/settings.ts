@@ -53,6 +53,10 @@ export const SETTINGS = {
   mqttDiscovery: { env: `${D}MQTT_DISCOVERY`, flag: 'mqtt-discovery', boolean: true, help: 'publish Home Assistant MQTT discovery configs; default true' },
   decryptionKey: { env: `${D}DECRYPTION_KEY`, help: '32 hex digits: the key of an encrypted (Luxembourg) meter (environment or env file only)' },
   decryptionAad: { env: `${D}DECRYPTION_AAD`, help: 'encrypted meters only: none, an authentication key of 32 hex digits, or a whole AAD of 34; default the Luxembourg one (environment or env file only)' },
+  httpListen: { env: `${D}HTTP_LISTEN`, flag: 'http-listen', help: 'host:port of the local status endpoint (/, /status, /metrics, /health), or off; default 127.0.0.1:7523' },
+  httpToken: { env: `${D}HTTP_TOKEN`, help: 'when set, every endpoint path but /health needs "Authorization: Bearer TOKEN"; required off loopback (environment or env file only)' },
+  healthSilence: { env: `${D}HEALTH_SILENCE`, flag: 'health-silence', help: 'seconds without a telegram before /health says unhealthy; default 60' },
+  healthStall: { env: `${D}HEALTH_STALL`, flag: 'health-stall', help: 'seconds an output may refuse, or deliver nothing while telegrams wait, before /health says unhealthy; default 300' },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;

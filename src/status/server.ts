@@ -1,0 +1,90 @@
+// The local status endpoint on node:http. It must never stop or delay delivery: it listens in the background, an
+// address that is taken is said once and the datalogger runs on without it, and each request is a few string
+// operations on a snapshot.
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Clock } from '../core/clock.ts';
+import type { DataloggerStatus } from '../core/status.ts';
+import type { StatusEndpointConfig } from '../config/config.ts';
+import type { Logger } from '../log/logger.ts';
+import { formatListen, localUrl } from './address.ts';
+import { answer } from './routes.ts';
+import { StatusService } from './service.ts';
+
+export interface StatusEndpointOptions {
+  config: StatusEndpointConfig;
+  snapshot: () => DataloggerStatus;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface StatusEndpoint {
+  readonly service: StatusService;
+  /** Resolves with the bound port once listening, or undefined when off or the address could not be had. */
+  readonly listening: Promise<number | undefined>;
+  close(): Promise<void>;
+}
+
+/** A phone or a scraper needs a handful of connections at most; more are refused rather than served. */
+const MAX_CONNECTIONS = 16;
+
+export function startStatusEndpoint({ config, snapshot, clock, log }: StatusEndpointOptions): StatusEndpoint {
+  const service = new StatusService(snapshot, clock, { silenceMs: config.silenceMs, stallMs: config.stallMs }, log);
+  service.start();
+  const listen = config.listen;
+  if (!listen) {
+    return { service, listening: Promise.resolve(undefined), close: async () => service.stop() };
+  }
+
+  const sockets = new Set<Socket>();
+  let failureSaid = false;
+  const server = http.createServer((req, res) => {
+    let reply;
+    try {
+      reply = answer({ method: req.method ?? '', path: (req.url ?? '/').split('?')[0], authorization: req.headers.authorization }, service, config.token);
+    } catch (err) {
+      // A fault in a renderer costs that one answer, never the datalogger; said once.
+      if (!failureSaid) log.error(`status endpoint: ${(err as Error).stack ?? String(err)}`);
+      failureSaid = true;
+      reply = { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'internal error\n' };
+    }
+    res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
+    res.end(req.method === 'HEAD' ? undefined : reply.body);
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 5_000;
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  // Reaching the endpoint is a convenience: it must not keep the process alive, nor end it.
+  server.unref();
+
+  const listening = new Promise<number | undefined>((resolve) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'the address is taken; is another datalogger running on this machine?' : (err.code ?? err.message);
+      log.warn(`status endpoint: cannot listen on ${formatListen(listen)} (${why}); running on without it`);
+      resolve(undefined);
+    });
+    server.listen({ host: listen.host, port: listen.port }, () => {
+      const port = (server.address() as { port: number }).port;
+      log.info(`status endpoint on ${localUrl({ host: listen.host, port })}: /, /status, /metrics, /health${config.token ? ' (token required but for /health)' : ''}`);
+      server.on('error', (e: Error) => log.warn(`status endpoint: ${e.message}`));
+      resolve(port);
+    });
+  });
+
+  return {
+    service,
+    listening,
+    close: async () => {
+      service.stop();
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
