@@ -47,6 +47,7 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let firstTelegramSeen = false;
     const stats = new StatsReporter(log, config.statsIntervalMs, () => ({ pipeline: pipeline.stats, framer: pipeline.framer.stats, servers: config.servers.map((s, i) => ({ name: s.host, outbox: outboxes[i] })) }));
     const stop = async (why: string, code: number) => {
       if (stopping) return;
@@ -71,7 +72,12 @@ export async function runDatalogger(argv: string[], env: Record<string, string |
       minIntervalMs: config.minIntervalMs,
       log,
       decryption: { key: config.decryptionKey, aad: config.decryptionAad },
-      onValidTelegram: () => (source instanceof SerialSource ? source.confirmLine() : undefined),
+      onValidTelegram: () => {
+        // install.sh's set-up check waits for this line: proof that the meter, the port and its settings work.
+        if (!firstTelegramSeen) log.info(`first telegram read from ${source.description}`);
+        firstTelegramSeen = true;
+        if (source instanceof SerialSource) source.confirmLine();
+      },
       onEnd: () => void drainThenStop(),
       onFailure: (err) => {
         log.error(err.message);
