@@ -393,9 +393,10 @@ read_secret_file() {
 
 # Reads a line from the terminal with echo off (not stdin: under `curl | sh` stdin is the script). Sets ANSWER.
 ask_secret() {
-	printf '%s' "$1" >/dev/tty
+	# Echo off before the prompt shows: whatever is typed or pasted the moment it appears must not be echoed.
 	stty -echo </dev/tty 2>/dev/null || true
 	ECHO_OFF=1
+	printf '%s' "$1" >/dev/tty
 	ANSWER=
 	IFS= read -r ANSWER </dev/tty || true
 	stty echo </dev/tty 2>/dev/null || true

@@ -341,6 +341,13 @@ describe('install.sh', () => {
     rmSync(work, { recursive: true, force: true });
   }, 120_000);
 
+  /** The way to hand install.sh a key without a terminal: a file, never an argument. */
+  function keyFile(key: string): string {
+    const path = join(work, `key-${key}`);
+    writeFileSync(path, `${key}\n`, { mode: 0o600 });
+    return path;
+  }
+
   function requireRoot(): void {
     if (!isRoot) throw new Error('this test installs for real and must run as root (it does in CI)');
     if (refused) {
@@ -381,8 +388,9 @@ describe('install.sh', () => {
 
   it('says clearly that it needs root', async () => {
     // As under `curl | sh`: the script arrives on stdin.
-    const result = await run('sh', ['-s', '--', '--api-url', 'http://dsmr.local', '--api-key', 'K'], {
+    const result = await run('sh', ['-s', '--', '--api-url', 'http://dsmr.local'], {
       input: readFileSync(INSTALL_SH),
+      env: cleanEnv({ DSMR_DATALOGGER_API_KEY: 'K' }),
       // As nobody; a runner that is not root already is nobody to install.sh.
       ...(isRoot ? { uid: 65534, gid: 65534 } : {}),
     });
@@ -393,9 +401,19 @@ describe('install.sh', () => {
 
   it('rejects bad options with exit status 2 and one line naming the option', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['--api-url', 'http://a'], /--api-url and --api-key come in pairs/],
-      [['--api-url', 'dsmr.local', '--api-key', 'K'], /--api-url must start with http/],
-      [['--api-url', 'http://a', '--api-key', 'K,L'], /--api-key takes one value/],
+      // No terminal to ask at, and no key from a file or the environment.
+      [['--api-url', 'http://a'], /no API key for http:\/\/a: run at a terminal to be asked, or give --api-key-file PATH/],
+      [['--api-url', 'http://a', '--api-key', 'K'], /--api-key is not taken: a secret on the command line shows in ps and the shell history/],
+      [['--api-url', 'http://a', '--mqtt-password=p'], /--mqtt-password is not taken/],
+      [['--api-url', 'dsmr.local'], /--api-url must start with http/],
+      [['--api-url', 'http://a', '--api-key-file', 'k,l'], /--api-key-file takes one value/],
+      [['--api-url', 'http://a', '--api-key-file', '/nonexistent/key'], /--api-key-file \/nonexistent\/key: no such file, or not readable/],
+      [['--api-url', 'http://a', '--api-url', 'http://b', '--api-key-file', '/etc/hostname'], /--api-url and --api-key-file come in pairs: got 2 URL\(s\) and 1 key file\(s\)/],
+      [['--mqtt-url', 'http://broker'], /--mqtt-url must start with mqtt:\/\//],
+      [['--mqtt-url', 'mqtt://broker', '--mqtt-username', 'u'], /no MQTT password for u: run at a terminal to be asked, or give --mqtt-password-file PATH/],
+      [['--version', 'latest'], /--version must be a release such as v0.2.0/],
+      [['--version', 'v1.2.3', '--binary', '/bin/true'], /--version picks a release to download/],
+      [['--telegram-wait', 'soon'], /--telegram-wait must be a whole number of seconds/],
       [['--network', 'bridge'], /--network must be HOST:PORT/],
       [['--dsmr-version', '6'], /--dsmr-version must be auto, 2.2, 3, 4, 5, be or lu/],
       [['--interval', 'soon'], /--interval must be a number/],
@@ -427,8 +445,8 @@ describe('install.sh', () => {
         uname: `echo ${machine.uname}`,
         getconf: `[ "$1" = LONG_BIT ] && echo ${machine.bits}`,
       });
-      const result = await installSh(['--dry-run', '--api-url', 'http://dsmr.local', '--api-key', KEY_A], {
-        env: cleanEnv({ PATH: path, DSMR_DATALOGGER_RELEASE_URL: 'http://127.0.0.1:9/release' }),
+      const result = await installSh(['--dry-run', '--api-url', 'http://dsmr.local'], {
+        env: cleanEnv({ PATH: path, DSMR_DATALOGGER_RELEASE_URL: 'http://127.0.0.1:9/release', DSMR_DATALOGGER_API_KEY: KEY_A }),
       });
       expect(result.code, show(result)).toBe(0);
       expect(result.stdout).toContain(`would download http://127.0.0.1:9/release/${machine.artifact} and check it`);
@@ -438,8 +456,8 @@ describe('install.sh', () => {
       expect(result.stdout).toContain('dry run: nothing was changed');
       expect(result.stdout).not.toContain(KEY_A);
     }
-    const unsupported = await installSh(['--dry-run', '--api-url', 'http://a', '--api-key', 'K'], {
-      env: cleanEnv({ PATH: fakePath(join(work, 'path-mips'), [], { uname: 'echo mips', getconf: 'echo 32' }) }),
+    const unsupported = await installSh(['--dry-run', '--api-url', 'http://a'], {
+      env: cleanEnv({ PATH: fakePath(join(work, 'path-mips'), [], { uname: 'echo mips', getconf: 'echo 32' }), DSMR_DATALOGGER_API_KEY: 'K' }),
     });
     expect(unsupported.code, show(unsupported)).toBe(1);
     expect(unsupported.stderr).toMatch(/this machine is mips/);
@@ -485,7 +503,7 @@ describe('install.sh', () => {
     ]);
     const server = await startFileServer(files);
     try {
-      const args = ['--api-url', 'http://dsmr.local', '--api-key', KEY_A, '--no-start'];
+      const args = ['--api-url', 'http://dsmr.local', '--api-key-file', keyFile(KEY_A), '--no-start'];
       const badSums = await installSh(['--url', `${server.url}/bad/`, ...args]);
       expect(badSums.code, show(badSums)).toBe(1);
       expect(badSums.stderr).toContain(`checksum mismatch for dsmr-datalogger-linux-x64: expected ${'0'.repeat(64)}, got ${goodSum}`);
@@ -510,6 +528,13 @@ describe('install.sh', () => {
     let telegrams: Buffer[];
     let installArgs: string[];
     let installed = false;
+    let meter: NodeJS.Timeout | undefined;
+
+    // A meter sends all the time; install.sh's check at the end waits for the program's first telegram after each
+    // start. The steps below write their own telegrams besides.
+    function startMeter(): void {
+      meter = setInterval(() => void pty.write(telegrams[0]!).catch(() => undefined), 1000);
+    }
 
     beforeAll(async () => {
       serverA = await startApiServer({ key: KEY_A });
@@ -518,6 +543,7 @@ describe('install.sh', () => {
     });
 
     afterAll(async () => {
+      clearInterval(meter);
       await pty?.close();
       await serverA?.close();
       await serverB?.close();
@@ -535,14 +561,23 @@ describe('install.sh', () => {
 
       installArgs = [
         '--binary', BINARY,
-        '--api-url', serverA.url, '--api-key', KEY_A,
-        '--api-url', `${serverB.url}/`, '--api-key', KEY_B,
+        '--api-url', serverA.url, '--api-key-file', keyFile(KEY_A),
+        '--api-url', `${serverB.url}/`, '--api-key-file', keyFile(KEY_B),
         '--serial-port', pty.devicePath,
         '--dsmr-version', '5',
       ];
+      startMeter();
       const result = await installSh(installArgs, { timeoutMs: 300_000 });
       expect(result.code, show(result)).toBe(0);
       expect(result.stdout).toContain('dsmr-datalogger is RUNNING under supervisor');
+      // The set-up check, in the last lines: every server, the port, a telegram; then done.
+      const tail = result.stdout.trimEnd().split('\n').slice(-6).join('\n');
+      expect(tail).toContain(`ok   ${serverA.url}: API enabled and the key is accepted`);
+      expect(tail).toContain(`ok   ${serverB.url}: API enabled and the key is accepted`);
+      expect(tail).toContain(`ok   serial port ${pty.devicePath}: exists and user dsmr can open it`);
+      expect(tail).toContain(`ok   a first telegram was read from serial port ${pty.devicePath}`);
+      expect(tail).toMatch(/\ndone\. Settings: /);
+      expect(result.stdout + result.stderr).not.toContain(KEY_A);
 
       const status = await programStatus();
       expect(status.state, status.text).toBe('RUNNING');
@@ -687,6 +722,7 @@ describe('install.sh', () => {
     it('--uninstall stops and removes the program but keeps settings and spool; --purge removes those too', async () => {
       requireRoot();
       expect(installed, 'the install step failed').toBe(true);
+      clearInterval(meter);
       const result = await installSh(['--uninstall']);
       expect(result.code, show(result)).toBe(0);
       const status = await programStatus();

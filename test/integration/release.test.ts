@@ -198,9 +198,9 @@ describe.skipIf(!isRoot)('the release, on a fresh Debian root', () => {
     releases.setLatest(V1);
     telegrams = makeTelegrams(600);
 
-    const t0 = Date.now();
     const tarball = ensureRootTarball(log);
     log(tarball.madeInSeconds === undefined ? `root from the cache (${tarball.path})` : `root made by debootstrap in ${tarball.madeInSeconds.toFixed(0)} s`);
+    const t0 = Date.now();
     root = await DebianRoot.create(join(work, 'root'), tarball.path);
     // Downloaded .debs are kept between runs on this machine, as a local mirror would; the lists are fetched fresh.
     root.bind(join(cacheDir(), `apt-archives-${tarball.path.split('/').pop()}`), 'var/cache/apt/archives');
