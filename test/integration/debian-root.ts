@@ -8,8 +8,8 @@
 // unmounts only real mountpoints below the root (findmnt), deepest first, and removes the tree with
 // --one-file-system only once no mount is left below it.
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { appendFileSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 
 export const SUITE = 'bookworm';
@@ -135,6 +135,8 @@ export class DebianRoot {
       runSync('tar', ['-C', root.dir, '--numeric-owner', '-xf', tarball], 'unpacking the root');
       // Name resolution for apt inside, as the host has it.
       copyFileSync('/etc/resolv.conf', join(root.dir, 'etc/resolv.conf'));
+      // As on an installed system, the host name resolves (sudo asks for it).
+      appendFileSync(join(root.dir, 'etc/hosts'), `127.0.1.1\t${hostname()}\n`);
       root.mount(['-t', 'proc', 'proc'], 'proc');
       root.mount(['-t', 'sysfs', 'sysfs'], 'sys');
       root.mount(['--bind', '/dev/pts'], 'dev/pts');

@@ -719,6 +719,21 @@ describe('install.sh', () => {
       await waitForProgram(() => received(serverA, telegrams[4]!) && received(serverB, telegrams[4]!), 30_000, 'a telegram forwarded after the restart');
     }, 180_000);
 
+    it.skipIf(IS_BUNDLE)('puts the previous program back when the new one does not start, e.g. a downgrade that refuses the spool', async () => {
+      requireRoot();
+      expect(installed, 'the install step failed').toBe(true);
+      // Stands in for an older version that finds a spool format it cannot read: says why, exits, deletes nothing.
+      const refusing = join(work, 'refusing-program');
+      writeFileSync(refusing, '#!/bin/sh\necho "dsmr-datalogger: the spool is format 9, newer than this version reads (1): install the newer version again"\nexit 1\n', { mode: 0o755 });
+      const result = await installSh(['--binary', refusing], { timeoutMs: 180_000 });
+      expect(result.code, show(result)).toBe(1);
+      expect(result.stderr).toContain('the spool is format 9, newer than this version reads');
+      expect(result.stderr).toMatch(/the new program does not start \(its log above says why\); \S+ is back in place and restarted/);
+      expect(readFileSync(BIN_PATH).equals(readFileSync(BINARY))).toBe(true);
+      expect(existsSync('/usr/local/bin/.dsmr-datalogger.previous')).toBe(false);
+      await waitFor(async () => (await programStatus()).state === 'RUNNING', { timeoutMs: 60_000, what: 'the previous program RUNNING again' });
+    }, 240_000);
+
     it('--uninstall stops and removes the program but keeps settings and spool; --purge removes those too', async () => {
       requireRoot();
       expect(installed, 'the install step failed').toBe(true);
