@@ -651,13 +651,14 @@ install_program() {
 		say "would install $ARTIFACT_LABEL as $BIN_PATH (root:root, mode 0755)"
 		PROGRAM_CHANGED=1
 	else
-		# The running version stays reachable under a second name (a hard link: no copy) until the new one runs.
-		if [ "$DRY_RUN" = 0 ] && [ -f "$BIN_PATH" ] && [ ! -L "$BIN_PATH" ] && [ "$(kind_of_file "$BIN_PATH")" = binary ]; then
+		# The version being replaced stays reachable under a second name (a hard link: no copy) until the new one
+		# runs. Only when it is replaced: a link would change the inode's ctime on a rerun that changes nothing.
+		if [ "$DRY_RUN" = 0 ] && [ -f "$BIN_PATH" ] && [ ! -L "$BIN_PATH" ] && ! cmp -s "$ARTIFACT" "$BIN_PATH" &&
+			[ "$(kind_of_file "$BIN_PATH")" = binary ]; then
 			ln -f "$BIN_PATH" "$PREVIOUS_BIN"
 		fi
 		install_file "$ARTIFACT" "$BIN_PATH" root:root 0755
 		PROGRAM_CHANGED=$CHANGED
-		if [ "$CHANGED" = 0 ]; then rm -f "$PREVIOUS_BIN"; fi
 		# A previous portable install is replaced by the single executable.
 		if [ -d "$LIB_DIR" ]; then act rm -rf "$LIB_DIR"; fi
 	fi

@@ -8,7 +8,7 @@
 // the end of an install, which then exits 3. Finally --uninstall --purge. Needs root, debootstrap, socat, script,
 // and the Debian mirror (the first run makes the root, later ones unpack it from the cache).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -186,6 +186,9 @@ describe.skipIf(!isRoot)('the release, on a fresh Debian root', () => {
     for (const version of [V1, V2]) {
       const t0 = Date.now();
       const out = join(work, `dist-${version}`);
+      // What an earlier build left behind must not become part of this release.
+      mkdirSync(out);
+      writeFileSync(join(out, 'dsmr-datalogger-linux-mips'), 'stale');
       const build = await runCommand(
         process.execPath,
         [join(REPO, 'scripts/release.mjs'), '--out-dir', out, '--version', version, '--base-url', `${releases.url}/${OWNER_NAME}/releases/download/v${version}`],
@@ -234,6 +237,21 @@ describe.skipIf(!isRoot)('the release, on a fresh Debian root', () => {
       log(`whole release test: ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
   }, 120_000);
+
+  it('npm run release writes exactly one release: its files, install.sh knowing its version and URL, SHA256SUMS over them', () => {
+    const dir = join(work, `dist-${V2}`);
+    const files = ['dsmr-datalogger-linux-arm.tar.gz', 'dsmr-datalogger-linux-arm64', 'dsmr-datalogger-linux-x64', 'dsmr-datalogger.cjs', 'install.sh'];
+    expect(readdirSync(dir).sort()).toEqual(['SHA256SUMS', ...files]);
+    const sums = readFileSync(join(dir, 'SHA256SUMS'), 'utf8').trim().split('\n');
+    expect(sums.map((l) => l.split('  ')[1])).toEqual(files);
+    const check = spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dir, encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    const installer = readFileSync(join(dir, 'install.sh'), 'utf8');
+    expect(installer).toContain(`\nRELEASE_VERSION=v${V2}\n`);
+    expect(installer).toContain(`\nRELEASE_BASE_URL=${releases.url}/${OWNER_NAME}/releases/download/v${V2}\n`);
+    const version = spawnSync(join(dir, 'dsmr-datalogger-linux-x64'), ['--version'], { encoding: 'utf8' });
+    expect(version.stdout).toMatch(new RegExp(`^dsmr-datalogger ${V2.replace(/\./g, '\\.')} `));
+  });
 
   it('the README line installs the latest release, asking for the key at the terminal; the key is on no command line', async () => {
     const t0 = Date.now();
