@@ -169,12 +169,13 @@ function processUid(pid: number): number {
   return Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
 }
 
+/** Processes of this machine's uid, not of a chroot's user with the same number (the release test runs one). */
 function pidsOfUid(uid: number): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      if (processUid(Number(name)) === uid) pids.push(Number(name));
+      if (processUid(Number(name)) === uid && readlinkSync(`/proc/${name}/root`) === '/') pids.push(Number(name));
     } catch {
       // The process ended while we looked.
     }
