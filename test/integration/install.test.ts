@@ -487,6 +487,16 @@ describe('install.sh', () => {
       expect(fromEnv.stdout).toContain(`| ${line}\n`);
     }
     expect(fromEnv.stdout).not.toContain('SERIAL_PORT');
+
+    // An MQTT broker, its password from a file: written like the keys, and hidden like them.
+    const passwordFile = join(work, 'mqtt-password');
+    writeFileSync(passwordFile, 'pass word#1\n', { mode: 0o600 });
+    const mqtt = await installSh(['--dry-run', '--binary', process.execPath, '--mqtt-url', 'mqtt://broker.local:1883', '--mqtt-username', 'dsmr', '--mqtt-password-file', passwordFile]);
+    expect(mqtt.code, show(mqtt)).toBe(0);
+    for (const line of ['DSMR_DATALOGGER_MQTT_URL=mqtt://broker.local:1883', 'DSMR_DATALOGGER_MQTT_USERNAME=dsmr', 'DSMR_DATALOGGER_MQTT_PASSWORD=(hidden)']) {
+      expect(mqtt.stdout).toContain(`| ${line}\n`);
+    }
+    expect(mqtt.stdout).not.toContain('pass word');
     expect(fromEnv.stdout).not.toContain(KEY_A);
     expect(fromEnv.stdout).not.toContain(KEY_B);
     expect(snapshot()).toBe(before);
