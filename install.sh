@@ -2,8 +2,10 @@
 # Installs dsmr-datalogger as a supervisor program on Debian and Raspberry Pi OS, in one command that is safe to
 # run again (files are only rewritten when their content changes):
 #
-#   curl -fsSL <release>/install.sh | sudo sh -s -- --api-url http://dsmr.local --api-key KEY
-#   sudo sh install.sh --binary dist/dsmr-datalogger-linux-arm64 --api-url http://dsmr.local --api-key KEY
+#   curl -fsSL https://github.com/dsmr-datalogger/dsmr-datalogger/releases/latest/download/install.sh | sudo sh -s -- --api-url http://dsmr.local
+#   sudo sh install.sh --binary dist/dsmr-datalogger-linux-arm64 --api-url http://dsmr.local
+#
+# The API key is asked at the terminal (never on a command line, where ps and the shell history would show it).
 #
 # See --help and docs/INSTALL.md.
 #
@@ -23,43 +25,63 @@ DATA_DIR=/var/lib/dsmr-datalogger
 SUPERVISOR_CONF=/etc/supervisor/conf.d/dsmr-datalogger.conf
 SUPERVISORD_CONF=/etc/supervisor/supervisord.conf
 PROGRAM_LOG=/var/log/supervisor/dsmr-datalogger.log
-# Where the release artifacts (and SHA256SUMS) are published; --url or DSMR_DATALOGGER_RELEASE_URL override it.
-DEFAULT_RELEASE_URL=https://github.com/dsmr-datalogger/dsmr-datalogger/releases/latest/download
+PREVIOUS_BIN=/usr/local/bin/.dsmr-datalogger.previous
+# The release this script belongs to, written in by the release build (scripts/release.mjs): its version and the URL
+# its artifacts and SHA256SUMS are published at. Empty in a checkout: then the latest release is installed.
+RELEASE_VERSION=
+RELEASE_BASE_URL=
+RELEASES_URL=https://github.com/dsmr-datalogger/dsmr-datalogger/releases
 API_PATH=/api/v1/datalogger/dsmrreading
 R=DSMRREADER_REMOTE_DATALOGGER_
 D=DSMR_DATALOGGER_
+# The set-up check waits this long for the program's first telegram (DSMR 2.2-4 meters send one every 10 s).
+DEFAULT_TELEGRAM_WAIT=30
+# Exit status of an install that runs but cannot work yet (wrong key, no port, no telegram): see docs/INSTALL.md.
+EXIT_NOT_WORKING=3
 
 usage() {
 	cat <<EOF
 Usage: sudo sh install.sh [options]
 
-Installs (or upgrades) dsmr-datalogger: system user '$SERVICE_USER', $BIN_PATH,
+Installs (or upgrades) dsmr-datalogger${RELEASE_VERSION:+ $RELEASE_VERSION}: system user '$SERVICE_USER', $BIN_PATH,
 settings in $ENV_FILE, state in $DATA_DIR, and the supervisor program '$PROGRAM'.
 Safe to run again: only what changed is rewritten, and the program is restarted only then.
+At the end it checks the set-up for real: running, servers answering and accepting the key, the serial port
+readable by '$SERVICE_USER', a first telegram read.
 
-Where the program comes from (default: the latest release for this machine):
+Where the program comes from (default: ${RELEASE_VERSION:-the latest release}, for this machine):
+  --version vX.Y.Z     that release instead (an upgrade or a downgrade)
   --binary PATH        a local build: dsmr-datalogger-linux-x64, -linux-arm64, or -linux-arm.tar.gz
   --url URL            download it; a URL ending in / gets this machine's artifact name appended
-  --sha256 HEX         expected checksum; without it, --url is checked against SHA256SUMS beside it
+  --sha256 HEX         expected checksum; without it, a download is checked against SHA256SUMS beside it
 
 Settings (an upgrade keeps the current settings unless new ones are given):
-  --api-url URL        DSMR-reader address, e.g. http://dsmr.local; repeat for more servers
-  --api-key KEY        its API key; one per --api-url, in the same order
+  --api-url URL        DSMR-reader address, e.g. http://dsmr.local; repeat for more servers.
+                       Its API key is asked at the terminal (typing is not shown), or comes from:
+  --api-key-file PATH  a file holding the key; one per --api-url, in the same order
+  --mqtt-url URL       also publish to an MQTT broker, e.g. mqtt://broker.local:1883
+  --mqtt-username NAME its user name; the password is asked at the terminal, or comes from:
+  --mqtt-password-file PATH
   --serial-port PATH   the P1 cable, default /dev/ttyUSB0
   --network HOST:PORT  read a P1-to-network bridge instead of a serial port
   --dsmr-version V     auto, 2.2, 3, 4, 5, be or lu (default auto)
   --interval SECONDS   forward at most one telegram per SECONDS (default 0: every telegram)
 
 Actions:
-  --no-start           install, but leave supervisor alone (nothing is started or restarted)
+  --no-start           install, but leave supervisor alone (nothing is started, restarted or checked)
+  --telegram-wait S    how long the final check waits for a first telegram (default $DEFAULT_TELEGRAM_WAIT)
   --dry-run            print every action, change nothing
   --uninstall          stop and remove the program, its binary and its supervisor file
   --purge              with --uninstall: also remove $CONF_DIR, $DATA_DIR (the spool) and the log
   --help               this text
 
-Every option can also come from the environment (the option wins): DSMR_DATALOGGER_BINARY, _URL, _SHA256,
-_API_URL, _API_KEY (comma lists for several servers), _SERIAL_PORT, _NETWORK, _DSMR_VERSION, _INTERVAL,
-_NO_START=1, _RELEASE_URL. Without a terminal it never asks anything.
+Every option can also come from the environment (the option wins): DSMR_DATALOGGER_VERSION, _BINARY, _URL,
+_SHA256, _API_URL, _API_KEY (the key itself; comma lists for several servers), _MQTT_URL, _MQTT_USERNAME,
+_MQTT_PASSWORD, _SERIAL_PORT, _NETWORK, _DSMR_VERSION, _INTERVAL, _TELEGRAM_WAIT, _NO_START=1, _RELEASE_URL
+(another download location). Without a terminal it never asks anything.
+
+Exit status: 0 installed and working ("done."); $EXIT_NOT_WORKING installed and running, but the check at the end names
+a problem; 1 the install failed; 2 a wrong option.
 EOF
 }
 
@@ -106,8 +128,10 @@ count_items() (
 )
 
 parse_args() {
-	OPT_BINARY='' OPT_URL='' OPT_SHA256='' OPT_SERIAL_PORT='' OPT_NETWORK='' OPT_DSMR_VERSION='' OPT_INTERVAL=''
-	OPT_API_URLS='' OPT_API_KEYS='' API_URL_FLAGS=0 API_KEY_FLAGS=0
+	OPT_VERSION='' OPT_BINARY='' OPT_URL='' OPT_SHA256='' OPT_SERIAL_PORT='' OPT_NETWORK='' OPT_DSMR_VERSION='' OPT_INTERVAL=''
+	OPT_API_URLS='' OPT_API_KEYS='' OPT_API_KEY_FILES='' API_URL_FLAGS=0 API_KEY_FILE_FLAGS=0
+	OPT_MQTT_URL='' OPT_MQTT_USERNAME='' OPT_MQTT_PASSWORD='' OPT_MQTT_PASSWORD_FILE='' MQTT_PASSWORD_GIVEN=0
+	OPT_TELEGRAM_WAIT=''
 	NO_START=0 DRY_RUN=0 UNINSTALL=0 PURGE=0
 	while [ $# -gt 0 ]; do
 		opt=$1
@@ -121,7 +145,11 @@ parse_args() {
 			;;
 		esac
 		case $opt in
-		--binary | --url | --sha256 | --api-url | --api-key | --serial-port | --network | --dsmr-version | --interval)
+		--api-key | --mqtt-password)
+			usage_error "$opt is not taken: a secret on the command line shows in ps and the shell history; leave it out to be asked at the terminal, or use $opt-file PATH or DSMR_DATALOGGER_$(printf '%s' "${opt#--}" | tr 'a-z-' 'A-Z_')"
+			;;
+		--version | --binary | --url | --sha256 | --api-url | --api-key-file | --mqtt-url | --mqtt-username | \
+			--mqtt-password-file | --serial-port | --network | --dsmr-version | --interval | --telegram-wait)
 			if [ $has_value = 0 ]; then
 				[ $# -gt 0 ] || usage_error "$opt needs a value"
 				value=$1
@@ -134,11 +162,12 @@ parse_args() {
 		*) usage_error "unknown option: $opt" ;;
 		esac
 		case $opt in
-		--api-url | --api-key)
+		--api-url | --api-key-file)
 			case $value in *,*) usage_error "$opt takes one value; repeat $opt for more servers" ;; esac
 			;;
 		esac
 		case $opt in
+		--version) OPT_VERSION=$value ;;
 		--binary) OPT_BINARY=$value ;;
 		--url) OPT_URL=$value ;;
 		--sha256) OPT_SHA256=$value ;;
@@ -146,14 +175,18 @@ parse_args() {
 			OPT_API_URLS=${OPT_API_URLS:+$OPT_API_URLS,}$value
 			API_URL_FLAGS=$((API_URL_FLAGS + 1))
 			;;
-		--api-key)
-			OPT_API_KEYS=${OPT_API_KEYS:+$OPT_API_KEYS,}$value
-			API_KEY_FLAGS=$((API_KEY_FLAGS + 1))
+		--api-key-file)
+			OPT_API_KEY_FILES=${OPT_API_KEY_FILES:+$OPT_API_KEY_FILES,}$value
+			API_KEY_FILE_FLAGS=$((API_KEY_FILE_FLAGS + 1))
 			;;
+		--mqtt-url) OPT_MQTT_URL=$value ;;
+		--mqtt-username) OPT_MQTT_USERNAME=$value ;;
+		--mqtt-password-file) OPT_MQTT_PASSWORD_FILE=$value ;;
 		--serial-port) OPT_SERIAL_PORT=$value ;;
 		--network) OPT_NETWORK=$value ;;
 		--dsmr-version) OPT_DSMR_VERSION=$value ;;
 		--interval) OPT_INTERVAL=$value ;;
+		--telegram-wait) OPT_TELEGRAM_WAIT=$value ;;
 		--no-start) NO_START=1 ;;
 		--dry-run) DRY_RUN=1 ;;
 		--uninstall) UNINSTALL=1 ;;
@@ -166,6 +199,7 @@ parse_args() {
 	done
 
 	# The environment fills in what the options left out.
+	[ -n "$OPT_VERSION" ] || OPT_VERSION=${DSMR_DATALOGGER_VERSION:-}
 	[ -n "$OPT_BINARY" ] || OPT_BINARY=${DSMR_DATALOGGER_BINARY:-}
 	[ -n "$OPT_URL" ] || OPT_URL=${DSMR_DATALOGGER_URL:-}
 	[ -n "$OPT_SHA256" ] || OPT_SHA256=${DSMR_DATALOGGER_SHA256:-}
@@ -173,18 +207,34 @@ parse_args() {
 	[ -n "$OPT_NETWORK" ] || OPT_NETWORK=${DSMR_DATALOGGER_NETWORK:-}
 	[ -n "$OPT_DSMR_VERSION" ] || OPT_DSMR_VERSION=${DSMR_DATALOGGER_DSMR_VERSION:-}
 	[ -n "$OPT_INTERVAL" ] || OPT_INTERVAL=${DSMR_DATALOGGER_INTERVAL:-}
-	if [ $API_URL_FLAGS = 0 ] && [ $API_KEY_FLAGS = 0 ]; then
-		OPT_API_URLS=${DSMR_DATALOGGER_API_URL:-}
-		OPT_API_KEYS=${DSMR_DATALOGGER_API_KEY:-}
+	[ -n "$OPT_TELEGRAM_WAIT" ] || OPT_TELEGRAM_WAIT=${DSMR_DATALOGGER_TELEGRAM_WAIT:-$DEFAULT_TELEGRAM_WAIT}
+	[ -n "$OPT_MQTT_URL" ] || OPT_MQTT_URL=${DSMR_DATALOGGER_MQTT_URL:-}
+	[ -n "$OPT_MQTT_USERNAME" ] || OPT_MQTT_USERNAME=${DSMR_DATALOGGER_MQTT_USERNAME:-}
+	if [ -z "$OPT_MQTT_PASSWORD_FILE" ] && [ -n "${DSMR_DATALOGGER_MQTT_PASSWORD+set}" ]; then
+		OPT_MQTT_PASSWORD=$DSMR_DATALOGGER_MQTT_PASSWORD
+		MQTT_PASSWORD_GIVEN=1
 	fi
+	if [ $API_URL_FLAGS = 0 ]; then OPT_API_URLS=${DSMR_DATALOGGER_API_URL:-}; fi
+	if [ $API_KEY_FILE_FLAGS = 0 ]; then OPT_API_KEYS=${DSMR_DATALOGGER_API_KEY:-}; fi
 	if is_true "${DSMR_DATALOGGER_NO_START:-}"; then NO_START=1; fi
-	RELEASE_URL=${DSMR_DATALOGGER_RELEASE_URL:-$DEFAULT_RELEASE_URL}
+	RELEASE_URL=${DSMR_DATALOGGER_RELEASE_URL:-${RELEASE_BASE_URL:-$RELEASES_URL/latest/download}}
+	RELEASE_URL=${RELEASE_URL%/}
 }
 
 validate_args() {
 	[ $PURGE = 0 ] || [ $UNINSTALL = 1 ] || usage_error "--purge only goes with --uninstall"
 	[ -z "$OPT_BINARY" ] || [ -z "$OPT_URL" ] || usage_error "give --binary or --url, not both"
+	[ -z "$OPT_VERSION" ] || [ -z "$OPT_BINARY$OPT_URL" ] || usage_error "--version picks a release to download: give it without --binary and --url"
 	[ -z "$OPT_SERIAL_PORT" ] || [ -z "$OPT_NETWORK" ] || usage_error "give --serial-port or --network, not both"
+
+	if [ -n "$OPT_VERSION" ]; then
+		case $OPT_VERSION in v*) ;; *) OPT_VERSION=v$OPT_VERSION ;; esac
+		case ${OPT_VERSION#v} in
+		*[!0-9A-Za-z.-]* | '' | .* | *..*) usage_error "--version must be a release such as v0.2.0 (got: $OPT_VERSION)" ;;
+		[0-9]*.[0-9]*.[0-9]*) ;;
+		*) usage_error "--version must be a release such as v0.2.0 (got: $OPT_VERSION)" ;;
+		esac
+	fi
 
 	if [ -n "$OPT_SHA256" ]; then
 		OPT_SHA256=$(printf '%s' "$OPT_SHA256" | tr 'A-F' 'a-f')
@@ -192,12 +242,15 @@ validate_args() {
 		[ ${#OPT_SHA256} = 64 ] || usage_error "--sha256 must be 64 hexadecimal digits"
 	fi
 
-	if [ -n "$OPT_API_URLS$OPT_API_KEYS" ]; then
-		urls=$(count_items "$OPT_API_URLS")
-		keys=$(count_items "$OPT_API_KEYS")
-		[ "$urls" = "$keys" ] || usage_error "--api-url and --api-key come in pairs: got $urls URL(s) and $keys key(s)"
+	if [ $API_KEY_FILE_FLAGS -gt 0 ] && [ $API_URL_FLAGS = 0 ] && [ -z "$OPT_API_URLS" ]; then
+		usage_error "--api-key-file goes with --api-url: one file per server, in the same order"
+	fi
+	if [ $API_KEY_FILE_FLAGS -gt 0 ] && [ "$API_KEY_FILE_FLAGS" != "$(count_items "$OPT_API_URLS")" ]; then
+		usage_error "--api-url and --api-key-file come in pairs: got $(count_items "$OPT_API_URLS") URL(s) and $API_KEY_FILE_FLAGS key file(s)"
+	fi
+	if [ -n "$OPT_API_URLS" ]; then
 		API_HOSTS=''
-		# Split on commas only; nothing in the loops depends on IFS.
+		# Split on commas only; nothing in the loop depends on IFS.
 		old_ifs=$IFS
 		IFS=,
 		set -f
@@ -205,15 +258,24 @@ validate_args() {
 			check_api_url "$url"
 			API_HOSTS=${API_HOSTS:+$API_HOSTS,}$(normalize_api_url "$url")
 		done
-		for key in $OPT_API_KEYS; do
-			case $key in
-			'' | *[[:space:]\"\'\#]*) usage_error "--api-key must be a non-empty key without spaces, quotes or #" ;;
-			esac
-		done
 		IFS=$old_ifs
 		set +f
-		API_KEYS=$OPT_API_KEYS
 	fi
+
+	if [ -n "$OPT_MQTT_URL" ]; then
+		case $OPT_MQTT_URL in
+		mqtt://?* | mqtts://?* | ws://?* | wss://?*) ;;
+		*) usage_error "--mqtt-url must start with mqtt://, mqtts://, ws:// or wss://, e.g. mqtt://broker.local:1883 (got: $OPT_MQTT_URL)" ;;
+		esac
+		case $OPT_MQTT_URL in
+		*[[:space:]\"\'\#,]*) usage_error "--mqtt-url must not contain spaces, quotes, commas or # (got: $OPT_MQTT_URL)" ;;
+		esac
+	fi
+	case $OPT_MQTT_USERNAME in
+	*[[:space:]\"\'\#]*) usage_error "--mqtt-username must not contain spaces, quotes or #" ;;
+	esac
+	[ -z "$OPT_MQTT_USERNAME$OPT_MQTT_PASSWORD_FILE" ] || [ -n "$OPT_MQTT_URL" ] || [ -f "$ENV_FILE" ] ||
+		usage_error "--mqtt-username and --mqtt-password-file go with --mqtt-url"
 
 	case $OPT_SERIAL_PORT in
 	'' | /*) ;;
@@ -253,6 +315,93 @@ validate_args() {
 	'') ;;
 	*[!0-9.]* | *.*.* | .) usage_error "--interval must be a number of seconds, e.g. 5 or 0.5 (got: $OPT_INTERVAL)" ;;
 	esac
+	case $OPT_TELEGRAM_WAIT in
+	'' | *[!0-9]*) usage_error "--telegram-wait must be a whole number of seconds, e.g. 30 (got: $OPT_TELEGRAM_WAIT)" ;;
+	esac
+}
+
+# The secrets, once the URLs are known: from the key files, the environment, or asked at the terminal. They stay in
+# shell variables (never an argument of a command) until they are written to the env file.
+collect_secrets() {
+	if [ -n "$OPT_API_KEY_FILES" ]; then
+		OPT_API_KEYS=''
+		old_ifs=$IFS
+		IFS=,
+		set -f
+		for file in $OPT_API_KEY_FILES; do
+			OPT_API_KEYS=${OPT_API_KEYS:+$OPT_API_KEYS,}$(read_secret_file "$file" --api-key-file) || exit 2
+		done
+		IFS=$old_ifs
+		set +f
+	fi
+	if [ -n "$OPT_API_URLS" ] && [ -z "$OPT_API_KEYS" ]; then
+		if ! tty_available; then
+			usage_error "no API key for $API_HOSTS: run at a terminal to be asked, or give --api-key-file PATH (or DSMR_DATALOGGER_API_KEY)"
+		fi
+		old_ifs=$IFS
+		IFS=,
+		set -f
+		for url in $API_HOSTS; do
+			ask_secret "API key of $url (DSMR-reader: Configuration > API): "
+			[ -n "$ANSWER" ] || usage_error "the API key of $url is needed"
+			OPT_API_KEYS=${OPT_API_KEYS:+$OPT_API_KEYS,}$ANSWER
+		done
+		IFS=$old_ifs
+		set +f
+	fi
+	if [ -n "$OPT_API_URLS" ]; then
+		urls=$(count_items "$OPT_API_URLS")
+		keys=$(count_items "$OPT_API_KEYS")
+		[ "$urls" = "$keys" ] || usage_error "one API key per server: got $urls URL(s) and $keys key(s)"
+		old_ifs=$IFS
+		IFS=,
+		set -f
+		for key in $OPT_API_KEYS; do
+			case $key in
+			'' | *[[:space:]\"\'\#]*) usage_error "an API key must be non-empty, without spaces, quotes or #" ;;
+			esac
+		done
+		IFS=$old_ifs
+		set +f
+		API_KEYS=$OPT_API_KEYS
+	fi
+
+	if [ -n "$OPT_MQTT_PASSWORD_FILE" ]; then
+		OPT_MQTT_PASSWORD=$(read_secret_file "$OPT_MQTT_PASSWORD_FILE" --mqtt-password-file) || exit 2
+		MQTT_PASSWORD_GIVEN=1
+	fi
+	if [ -n "$OPT_MQTT_USERNAME" ] && [ $MQTT_PASSWORD_GIVEN = 0 ]; then
+		tty_available || usage_error "no MQTT password for $OPT_MQTT_USERNAME: run at a terminal to be asked, or give --mqtt-password-file PATH (or DSMR_DATALOGGER_MQTT_PASSWORD)"
+		ask_secret "MQTT password of $OPT_MQTT_USERNAME: "
+		OPT_MQTT_PASSWORD=$ANSWER
+		MQTT_PASSWORD_GIVEN=1
+	fi
+	case $OPT_MQTT_PASSWORD in
+	*"'"* | *'
+'*) usage_error "the MQTT password must not contain a single quote or a line break" ;;
+	esac
+}
+
+# The first line of a file, without its line end and trailing blanks. Run in $(...): its usage_error exits only that
+# subshell, so callers add || exit 2.
+read_secret_file() {
+	[ -r "$1" ] || usage_error "$2 $1: no such file, or not readable"
+	secret=$(sed -n '1{s/\r$//;s/[[:space:]]*$//;p;}' "$1")
+	[ -n "$secret" ] || usage_error "$2 $1: the file is empty"
+	printf '%s' "$secret"
+}
+
+# Reads a line from the terminal with echo off (not stdin: under `curl | sh` stdin is the script). Sets ANSWER.
+ask_secret() {
+	# Echo off before the prompt shows: whatever is typed or pasted the moment it appears must not be echoed.
+	stty -echo </dev/tty 2>/dev/null || true
+	ECHO_OFF=1
+	printf '%s' "$1" >/dev/tty
+	ANSWER=
+	IFS= read -r ANSWER </dev/tty || true
+	stty echo </dev/tty 2>/dev/null || true
+	ECHO_OFF=0
+	printf '\n' >/dev/tty
 }
 
 check_api_url() {
@@ -318,6 +467,18 @@ verify_sha256() {
 	actual=$(sha256_of "$1")
 	[ "$actual" = "$2" ] || die "checksum mismatch for $3: expected $2, got $actual; nothing was installed"
 	say "verified: $3 has SHA-256 $actual"
+}
+
+# The folder the artifacts come from: this script's own release, or with --version that release, found beside it
+# in the GitHub layout (.../releases/download/vX.Y.Z and .../releases/latest/download).
+resolve_release_url() {
+	[ -n "$OPT_VERSION" ] || return 0
+	case $RELEASE_URL in
+	*/releases/latest/download) root=${RELEASE_URL%/latest/download} ;;
+	*/releases/download/*) root=${RELEASE_URL%/download/*} ;;
+	*) die "--version needs releases laid out as GitHub's (.../releases/download/vX.Y.Z), and $RELEASE_URL is not: give --url instead" ;;
+	esac
+	RELEASE_URL=$root/download/$OPT_VERSION
 }
 
 # Gets the program to install and checks it, before anything on the system is changed.
@@ -392,20 +553,14 @@ tty_available() {
 
 # A first install needs a server to forward to. Ask only when someone is at a terminal (not stdin: under
 # `curl | sh` stdin is the script itself).
-ask_for_api_settings() {
+ask_for_api_url() {
 	if ! tty_available; then
-		usage_error "a first install needs --api-url and --api-key (or DSMR_DATALOGGER_API_URL and DSMR_DATALOGGER_API_KEY)"
+		usage_error "a first install needs --api-url (or --mqtt-url, or DSMR_DATALOGGER_API_URL); without a terminal the API key comes from --api-key-file or DSMR_DATALOGGER_API_KEY"
 	fi
 	printf 'DSMR-reader address (e.g. http://dsmr.local): ' >/dev/tty
 	IFS= read -r OPT_API_URLS </dev/tty || true
-	printf 'DSMR-reader API key: ' >/dev/tty
-	stty -echo </dev/tty 2>/dev/null || true
-	ECHO_OFF=1
-	IFS= read -r OPT_API_KEYS </dev/tty || true
-	stty echo </dev/tty 2>/dev/null || true
-	ECHO_OFF=0
-	printf '\n' >/dev/tty
-	if [ -z "$OPT_API_URLS" ] || [ -z "$OPT_API_KEYS" ]; then usage_error "both the address and the API key are needed"; fi
+	[ -n "$OPT_API_URLS" ] || usage_error "the DSMR-reader address is needed"
+	case $OPT_API_URLS in *,*) usage_error "one address at a time: repeat --api-url for more servers" ;; esac
 	validate_args
 }
 
@@ -496,6 +651,12 @@ install_program() {
 		say "would install $ARTIFACT_LABEL as $BIN_PATH (root:root, mode 0755)"
 		PROGRAM_CHANGED=1
 	else
+		# The version being replaced stays reachable under a second name (a hard link: no copy) until the new one
+		# runs. Only when it is replaced: a link would change the inode's ctime on a rerun that changes nothing.
+		if [ "$DRY_RUN" = 0 ] && [ -f "$BIN_PATH" ] && [ ! -L "$BIN_PATH" ] && ! cmp -s "$ARTIFACT" "$BIN_PATH" &&
+			[ "$(kind_of_file "$BIN_PATH")" = binary ]; then
+			ln -f "$BIN_PATH" "$PREVIOUS_BIN"
+		fi
 		install_file "$ARTIFACT" "$BIN_PATH" root:root 0755
 		PROGRAM_CHANGED=$CHANGED
 		# A previous portable install is replaced by the single executable.
@@ -599,6 +760,10 @@ collect_settings() {
 	fi
 	if [ -n "$OPT_DSMR_VERSION" ]; then add_setting "${D}DSMR_VERSION" "$OPT_DSMR_VERSION"; fi
 	if [ -n "$OPT_INTERVAL" ]; then add_setting "${R}SLEEP" "$OPT_INTERVAL"; fi
+	if [ -n "$OPT_MQTT_URL" ]; then add_setting "${D}MQTT_URL" "$OPT_MQTT_URL"; fi
+	if [ -n "$OPT_MQTT_USERNAME" ]; then add_setting "${D}MQTT_USERNAME" "$OPT_MQTT_USERNAME"; fi
+	# Quoted: a password may hold spaces and #, which an unquoted value would lose.
+	if [ "$MQTT_PASSWORD_GIVEN" = 1 ]; then add_setting "${D}MQTT_PASSWORD" "'$OPT_MQTT_PASSWORD'"; fi
 }
 
 add_setting() {
@@ -750,27 +915,42 @@ apply_supervisor() {
 	done
 	if [ "$state" = RUNNING ]; then
 		say "$PROGRAM is RUNNING under supervisor"
-	else
-		warn "$PROGRAM is ${state:-not known to supervisor}; its log ($PROGRAM_LOG) ends with:"
-		tail -n 20 "$PROGRAM_LOG" >&2 2>/dev/null || true
-		exit 1
+		rm -f "$PREVIOUS_BIN"
+		return 0
 	fi
+	warn "$PROGRAM is ${state:-not known to supervisor}; its log ($PROGRAM_LOG) ends with:"
+	tail -n 20 "$PROGRAM_LOG" >&2 2>/dev/null || true
+	if [ -f "$PREVIOUS_BIN" ]; then
+		# E.g. a downgrade to a version that cannot read the spool the newer one wrote: it says so in the log above
+		# and refuses to start; the version that ran before goes back, with everything it had.
+		mv -f "$PREVIOUS_BIN" "$BIN_PATH"
+		sv restart "$PROGRAM" >/dev/null 2>&1 || true
+		die "the new program does not start (its log above says why); ${OLD_VERSION:-the previous version} is back in place and restarted"
+	fi
+	exit 1
 }
 
 do_install() {
 	detect_arch
+	resolve_release_url
 	# A first install without a server to forward to would only produce a program that cannot do its job.
-	if [ -z "$OPT_API_URLS" ] && [ ! -f "$ENV_FILE" ]; then ask_for_api_settings; fi
+	if [ -z "$OPT_API_URLS$OPT_MQTT_URL" ] && [ ! -f "$ENV_FILE" ]; then ask_for_api_url; fi
+	collect_secrets
 	fetch_artifact
 	ensure_packages
 	ensure_user
 	ensure_dir "$CONF_DIR" "root:$SERVICE_USER" 0750
 	ensure_dir "$DATA_DIR" "$SERVICE_USER:$SERVICE_USER" 0750
+	OLD_VERSION=$(installed_version)
 	install_program
+	if [ "$DRY_RUN" = 0 ]; then NEW_VERSION=$(installed_version); fi
+	if [ "$PROGRAM_CHANGED" = 1 ] && [ -n "$OLD_VERSION" ] && [ -n "${NEW_VERSION:-}" ]; then
+		say "$PROGRAM $OLD_VERSION replaced by $NEW_VERSION; settings and spool kept"
+	fi
 	offer_detect
 	collect_settings
 	render_env_file
-	install_file "$WORK/datalogger.env" "$ENV_FILE" "root:$SERVICE_USER" 0640 "s/^\(${R}API_KEYS\)=.*/\1=(hidden)/"
+	install_file "$WORK/datalogger.env" "$ENV_FILE" "root:$SERVICE_USER" 0640 "s/^\(${R}API_KEYS\)=.*/\1=(hidden)/;s/^\(${D}MQTT_PASSWORD\)=.*/\1=(hidden)/"
 	ENV_CHANGED=$CHANGED
 	write_supervisor_conf
 	CONF_CHANGED=$CHANGED
@@ -780,8 +960,125 @@ do_install() {
 		say "dry run: nothing was changed"
 		return 0
 	fi
-	say "done. Settings: $ENV_FILE; log: $PROGRAM_LOG; status: supervisorctl status $PROGRAM"
+	if [ "$NO_START" = 1 ]; then
+		say "done (not started, so not checked). Settings: $ENV_FILE"
+		return 0
+	fi
+	verify_setup
 }
+
+# The set-up, checked for real now that the program runs: a set-up that cannot work must not end with "done.".
+# Each line is "ok" or "FAIL" with what to do; the exit status is EXIT_NOT_WORKING when any failed.
+verify_setup() {
+	PROBLEMS=0
+	say ""
+	say "checking the set-up:"
+	check_line ok "$PROGRAM ${NEW_VERSION:-} is RUNNING under supervisor"
+	check_outputs
+	input=$(env_setting "${R}INPUT_METHOD")
+	case ${input:-serial} in
+	serial)
+		port=$(env_setting "${R}SERIAL_PORT")
+		[ -n "$port" ] || port=$(env_setting "${R}SERIAL_DEVICE")
+		port=${port:-/dev/ttyUSB0}
+		if check_serial_port "$port"; then wait_for_first_telegram "serial port $port" "--serial-port $port"; fi
+		;;
+	ipv4)
+		network="$(env_setting "${R}NETWORK_HOST"):$(env_setting "${R}NETWORK_PORT")"
+		wait_for_first_telegram "the P1 bridge $network" "--network $network"
+		;;
+	esac
+	show_status
+	if [ "$PROBLEMS" = 0 ]; then
+		say "done. Settings: $ENV_FILE; log: $PROGRAM_LOG; status: supervisorctl status $PROGRAM"
+		return 0
+	fi
+	printf 'install.sh: %s is installed and RUNNING, but does not work yet: %s problem(s) named above (FAIL). Fix them, then run the installer again (or: sudo supervisorctl restart %s); exit status %s\n' \
+		"$PROGRAM" "$PROBLEMS" "$PROGRAM" "$EXIT_NOT_WORKING" >&2
+	exit "$EXIT_NOT_WORKING"
+}
+
+check_line() {
+	if [ "$1" = ok ]; then printf '  ok   %s\n' "$2"; else
+		printf '  FAIL %s\n' "$2"
+		PROBLEMS=$((PROBLEMS + 1))
+	fi
+}
+
+# `check` with the installed settings, as the program runs: as the service user, reading the env file.
+check_outputs() {
+	if ! command -v runuser >/dev/null 2>&1; then
+		check_line FAIL "cannot run '$PROGRAM check' as $SERVICE_USER: runuser (util-linux) is missing"
+		return 0
+	fi
+	status=0
+	report=$(as_service_user "$BIN_PATH" check --env-file "$ENV_FILE" 2>&1) || status=$?
+	failed=$(printf '%s\n' "$report" | grep -c '^FAIL' || true)
+	printf '%s\n' "$report" | sed -n 's/^ok  */  ok   /p; s/^FAIL */  FAIL /p; /^\(ok\|FAIL\) /!s/^/       /p'
+	PROBLEMS=$((PROBLEMS + failed))
+	if [ "$status" != 0 ] && [ "$failed" = 0 ]; then check_line FAIL "'$PROGRAM check' failed (exit status $status), see above"; fi
+}
+
+check_serial_port() {
+	if [ ! -e "$1" ]; then
+		check_line FAIL "serial port $1: missing (nothing there: is the P1 cable plugged in? ls -l /dev/serial/by-id/ lists the adapters; pick one with --serial-port PATH)"
+		return 1
+	fi
+	if [ ! -c "$1" ]; then
+		check_line FAIL "serial port $1: not a character device"
+		return 1
+	fi
+	# access(2) as the service user, with its groups: the port is not opened, so no telegram is taken from the program.
+	# shellcheck disable=SC2016 # $1 is for the inner sh
+	if ! as_service_user sh -c '[ -r "$1" ] && [ -w "$1" ]' sh "$1"; then
+		check_line FAIL "serial port $1: permission denied for user $SERVICE_USER (it is $(stat -L -c '%U:%G %a' "$1")): the port must belong to group dialout, of which $SERVICE_USER is a member (USB serial adapters do); for this one: sudo chgrp dialout $1 && sudo chmod g+rw $1"
+		return 1
+	fi
+	check_line ok "serial port $1: exists and user $SERVICE_USER can open it"
+}
+
+# The program logs "first telegram read" (or, auto-detecting, "meter found") once after each start.
+wait_for_first_telegram() {
+	waited=0
+	until telegram_seen; do
+		if [ "$waited" -ge "$OPT_TELEGRAM_WAIT" ]; then
+			check_line FAIL "no telegram read from $1 within $OPT_TELEGRAM_WAIT s: check the cable and the meter (some P1 ports must be switched on by the grid operator); to see what arrives: sudo supervisorctl stop $PROGRAM && sudo -u $SERVICE_USER $BIN_PATH detect $2"
+			return 0
+		fi
+		sleep 1
+		waited=$((waited + 1))
+	done
+	check_line ok "a first telegram was read from $1"
+}
+
+telegram_seen() {
+	[ -r "$PROGRAM_LOG" ] &&
+		awk '/ starting: input / { seen = 0 } /first telegram read|meter found on/ { seen = 1 } END { exit !seen }' "$PROGRAM_LOG"
+}
+
+# The status subcommand, where this version of the program has one.
+show_status() {
+	"$BIN_PATH" status --help >/dev/null 2>&1 </dev/null || return 0
+	say "status:"
+	as_service_user "$BIN_PATH" status --env-file "$ENV_FILE" 2>&1 | sed 's/^/  /' || true
+}
+
+as_service_user() {
+	(cd / && runuser -u "$SERVICE_USER" -- env HOME="$DATA_DIR" PKG_NATIVE_CACHE_PATH="$DATA_DIR/.cache" "$@" </dev/null)
+}
+
+# A setting's value in the env file as written there (the last line wins, as in the program's reader).
+env_setting() {
+	sed -n "s/^[[:space:]]*\(export[[:space:]][[:space:]]*\)\{0,1\}$1[[:space:]]*=[[:space:]]*//p" "$ENV_FILE" |
+		sed -n '$p' | sed "s/^[\"']\(.*\)[\"']\$/\1/"
+}
+
+installed_version() {
+	if [ -x "$BIN_PATH" ]; then
+		"$BIN_PATH" --version 2>/dev/null </dev/null | sed -n 's/^dsmr-datalogger \([^ ]*\).*/\1/p' || true
+	fi
+}
+
 
 # Without --dsmr-version the program finds the serial settings itself (auto); someone at a terminal can have the meter
 # checked now instead, and see its header, version and CRCs before the service starts.
@@ -825,6 +1122,7 @@ do_uninstall() {
 		if [ -f "$SUPERVISOR_CONF" ]; then act rm -f "$SUPERVISOR_CONF"; fi
 	fi
 	if [ -e "$BIN_PATH" ] || [ -L "$BIN_PATH" ]; then act rm -f "$BIN_PATH"; fi
+	if [ -e "$PREVIOUS_BIN" ]; then act rm -f "$PREVIOUS_BIN"; fi
 	if [ -d "$LIB_DIR" ]; then act rm -rf "$LIB_DIR"; fi
 	if [ "$PURGE" = 1 ]; then
 		if [ -d "$CONF_DIR" ]; then act rm -rf "$CONF_DIR"; fi

@@ -8,9 +8,12 @@ import { serialportAddonPlugin } from './serialport-addon.mjs';
 
 export const BUNDLE_NAME = 'dsmr-datalogger.cjs';
 
-/** Version from package.json and the short git commit ("unknown" outside a git checkout), baked into the bundle. */
-export function versionInfo(repoRoot) {
-  const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+/**
+ * Version from package.json (or `version`, e.g. a release test's bump) and the short git commit ("unknown" outside a
+ * git checkout), baked into the bundle.
+ */
+export function versionInfo(repoRoot, versionOverride) {
+  const version = versionOverride ?? JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] })
@@ -27,8 +30,8 @@ export function versionInfo(repoRoot) {
  * native addon. Not minified: stack traces in a service's log should name real functions and lines, and the bundle is
  * a few hundred KiB next to a ~120 MB runtime, so minifying would save nothing that matters (size or memory).
  */
-export async function bundle({ repoRoot, entry, outFile, log }) {
-  const { version, commit } = versionInfo(repoRoot);
+export async function bundle({ repoRoot, entry, outFile, log, version: versionOverride }) {
+  const { version, commit } = versionInfo(repoRoot, versionOverride);
   const addon = serialportAddonPlugin({ repoRoot });
   await mkdir(dirname(outFile), { recursive: true });
   let result;

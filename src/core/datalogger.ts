@@ -133,7 +133,8 @@ export class Datalogger {
     }
     if (verdict.provesLine) source.confirmed?.();
     const now = clock.now();
-    this.accepted++;
+    // install.sh's set-up check waits for this line: proof that the meter, the port and its settings work.
+    if (this.accepted++ === 0) log.info(`first telegram read from ${source.description}`);
     this.latest = { at: now, telegram };
     if (log.enabled('debug')) log.debug(`telegram of ${telegram.length} bytes, CRC ${verdict.crc.status === 'valid' ? formatCrc(verdict.crc.crc) : verdict.crc.status}: forwarding`);
     for (const output of outputs) output.offer(telegram, now);

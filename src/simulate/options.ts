@@ -6,7 +6,8 @@ export type SimulateTarget =
   | { kind: 'stdout' }
   | { kind: 'file'; path: string }
   | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'pty'; path: string };
+  /** group: who else may open the pty; `required` when asked for by name (by default a failure is only logged). */
+  | { kind: 'pty'; path: string; group: { name: string; required: boolean } | undefined };
 
 export interface SimulateOptions {
   help: boolean;
@@ -34,6 +35,8 @@ Options:
   --tcp-host HOST     address to listen on with --tcp-port (default 127.0.0.1)
   --pty PATH          create a pseudo-terminal linked at PATH for the datalogger to open as its serial port
                       (needs socat)
+  --pty-group GROUP   make the pty read-write for GROUP (mode 0660), as a USB serial adapter is, so a service user
+                      such as dsmr can open it (default dialout; "none": only the user running simulate)
   --output PATH       write to this device or file (a missing file is created, a missing /dev/ entry is an error)
   --fast              do not wait between telegrams: as fast as the reader takes them (for benchmarks);
                       with --tcp-port it waits for a client first
@@ -53,7 +56,7 @@ Examples:
 const SIMULATE_COMMAND = {
   command: 'simulate',
   options: Object.fromEntries([
-    ...['interval', 'count', 'tcp-port', 'tcp-host', 'pty', 'output', 'seed', 'start', 'solar'].map((name) => [name, { value: true }]),
+    ...['interval', 'count', 'tcp-port', 'tcp-host', 'pty', 'pty-group', 'output', 'seed', 'start', 'solar'].map((name) => [name, { value: true }]),
     ['fast', {}],
   ]),
 } satisfies CommandSpec;
@@ -74,6 +77,7 @@ export function parseSimulateOptions(argv: string[]): SimulateOptions {
   const targets = ['tcp-port', 'pty', 'output'].filter((name) => given.has(name));
   if (targets.length > 1) throw new ConfigError(`use only one of --tcp-port, --pty and --output, got ${targets.map((t) => `--${t}`).join(' and ')}`);
   if (given.has('tcp-host') && !given.has('tcp-port')) throw new ConfigError('--tcp-host needs --tcp-port');
+  if (given.has('pty-group') && !given.has('pty')) throw new ConfigError('--pty-group needs --pty');
 
   let target: SimulateTarget = { kind: 'stdout' };
   if (given.has('tcp-port')) {
@@ -84,7 +88,9 @@ export function parseSimulateOptions(argv: string[]): SimulateOptions {
   } else if (given.has('pty')) {
     const path = given.get('pty')!;
     if (!SAFE_PTY_PATH.test(path)) throw new ConfigError(`--pty expects a path of letters, digits and _ . / + -, got "${path}"`);
-    target = { kind: 'pty', path };
+    const group = given.get('pty-group') ?? 'dialout';
+    if (!/^[A-Za-z0-9_.-]+$/.test(group)) throw new ConfigError(`--pty-group expects a group name or number, or "none", got "${group}"`);
+    target = { kind: 'pty', path, group: group === 'none' ? undefined : { name: group, required: given.has('pty-group') } };
   } else if (given.has('output')) {
     const path = given.get('output')!;
     if (path === '') throw new ConfigError('--output expects a path, got ""');

@@ -1,7 +1,7 @@
 // Makes the simulator look like a serial port: socat creates a pseudo-terminal whose slave end is linked at `path`,
 // and copies what we write on its stdin to it. The datalogger opens `path` as it would /dev/ttyUSB0.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstat, readlink } from 'node:fs/promises';
+import { chmod, chown, lstat, readFile, readlink } from 'node:fs/promises';
 import type { Logger } from '../log/logger.ts';
 import { ConfigError } from '../config/config-error.ts';
 import { waitForDrain, type OutputFailure, type TelegramOutput } from './output.ts';
@@ -30,12 +30,16 @@ export class PtyOutput implements TelegramOutput {
   private closing = false;
   private socatLog = '';
 
-  /** `lossless`: wait while nobody reads the pty instead of skipping telegrams (benchmarks). */
+  /**
+   * `lossless`: wait while nobody reads the pty instead of skipping telegrams (benchmarks). `group`: the pty becomes
+   * read-write for this group, as a USB serial adapter's device is for dialout, so a service user can open it.
+   */
   constructor(
     private readonly path: string,
     private readonly lossless: boolean,
     private readonly log: Logger,
     private readonly onFailure: OutputFailure,
+    private readonly group?: { name: string; required: boolean },
   ) {}
 
   get description(): string {
@@ -73,6 +77,7 @@ export class PtyOutput implements TelegramOutput {
     });
     try {
       await started;
+      if (this.group !== undefined) await this.shareWithGroup(this.group.name, this.group.required);
     } catch (error) {
       await this.stopSocat();
       throw error;
@@ -81,6 +86,24 @@ export class PtyOutput implements TelegramOutput {
       if (!this.closing) this.onFailure(new Error(`socat stopped unexpectedly: ${this.lastSocatLine()}`));
     });
     this.log.info(`pty ready: open ${this.path} (${await readlink(this.path)}) as the serial port`);
+  }
+
+  private async shareWithGroup(group: string, required: boolean): Promise<void> {
+    const device = await readlink(this.path);
+    const gid = /^\d+$/.test(group) ? Number(group) : await groupId(group);
+    let problem: string | undefined;
+    if (gid === undefined) problem = 'no such group in /etc/group';
+    else {
+      try {
+        await chown(device, -1, gid);
+        await chmod(device, 0o660);
+        return;
+      } catch (error) {
+        problem = `cannot give ${device} to that group (${(error as NodeJS.ErrnoException).code}): run as root or as a member of ${group}`;
+      }
+    }
+    if (required) throw new ConfigError(`--pty-group ${group}: ${problem}, or give --pty-group none`);
+    this.log.warn(`the pty stays private to this user: group ${group}: ${problem} (--pty-group none silences this)`);
   }
 
   private lastSocatLine(): string {
@@ -110,4 +133,9 @@ export class PtyOutput implements TelegramOutput {
     await exited(socat);
     clearTimeout(timer);
   }
+}
+
+async function groupId(name: string): Promise<number | undefined> {
+  const line = (await readFile('/etc/group', 'utf8')).split('\n').find((l) => l.startsWith(`${name}:`));
+  return line === undefined ? undefined : Number(line.split(':')[2]);
 }

@@ -42,7 +42,7 @@ function createOutput(options: SimulateOptions, io: SimulateIo, log: Logger, onF
     case 'tcp':
       return new TcpOutput(target.host, target.port, options.fast, log);
     case 'pty':
-      return new PtyOutput(target.path, options.fast, log, onFailure);
+      return new PtyOutput(target.path, options.fast, log, onFailure, target.group);
   }
 }
 

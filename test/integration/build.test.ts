@@ -95,6 +95,7 @@ describe('dist/', () => {
       'dsmr-datalogger-linux-arm64',
       'dsmr-datalogger-linux-x64',
       'dsmr-datalogger.cjs',
+      'install.sh',
     ]);
     const sums = readFileSync(join(dist, 'SHA256SUMS'), 'utf8').trim().split('\n');
     expect(sums.map((line) => line.split('  ')[1]).sort()).toEqual(files.filter((f) => f !== 'SHA256SUMS'));
