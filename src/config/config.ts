@@ -7,8 +7,10 @@ import type { LineSettings, Parity } from '../sources/serial-settings.ts';
 import { LINE_115200_8N1, LINE_9600_7E1 } from '../sources/serial-settings.ts';
 import { parseAadSetting, parseHexKey, type AadSetting } from '../transforms/decrypt.ts';
 import { parseMqttConfig, type MqttConfig } from '../sinks/mqtt/config.ts';
+import { parseDsmrReaderServers, type ServerConfig } from '../sinks/dsmr-reader/config.ts';
 
 export type { MqttConfig } from '../sinks/mqtt/config.ts';
+export type { ServerConfig } from '../sinks/dsmr-reader/config.ts';
 import { DEFAULT_LISTEN, isLoopback, parseListen, type ListenAddress } from '../status/address.ts';
 
 export type SerialBackendChoice = 'auto' | 'native' | 'stty';
@@ -18,13 +20,6 @@ export type InputConfig =
   | { kind: 'network'; host: string; port: number }
   | { kind: 'file'; path: string };
 
-export interface ServerConfig {
-  /** scheme://host[:port][/prefix] as the user wrote it, for logs. */
-  host: string;
-  /** The full API endpoint telegrams are posted to. */
-  url: string;
-  key: string;
-}
 
 export interface Config {
   input: InputConfig;
@@ -60,14 +55,13 @@ export interface StatusEndpointConfig {
   stallMs: number;
 }
 
-export const API_PATH = '/api/v1/datalogger/dsmrreading';
 export const DEFAULT_DATA_DIR = '/var/lib/dsmr-datalogger';
 
 export function fail(raw: RawValue, expected: string): never {
   throw new ConfigError(`${raw.origin} is "${raw.value}": expected ${expected}`);
 }
 
-function missing(name: SettingName, why: string): never {
+export function missing(name: SettingName, why: string): never {
   const spec = SETTINGS[name];
   const flag = 'flag' in spec ? ` (or --${spec.flag})` : '';
   throw new ConfigError(`${spec.env}${flag} is not set: ${why}`);
@@ -184,41 +178,7 @@ function input(raw: RawSettings): InputConfig {
   return { kind: 'serial', path, line: serialLine(raw), backend };
 }
 
-function servers(raw: RawSettings): ServerConfig[] {
-  if (!raw.apiHosts) {
-    if (raw.apiKeys) missing('apiHosts', `${raw.apiKeys.origin} is set: name its DSMR-reader server, e.g. http://dsmr.local`);
-    return [];
-  }
-  if (!raw.apiKeys) missing('apiKeys', `give one API key per host in ${SETTINGS.apiHosts.env} (DSMR-reader: Configuration > API)`);
-  const hosts = splitList(raw.apiHosts.value);
-  const keys = splitList(raw.apiKeys.value);
-  if (hosts.length === 0) fail(raw.apiHosts, 'a comma-separated list of server addresses such as http://dsmr.local');
-  if (keys.length !== hosts.length) {
-    throw new ConfigError(`${raw.apiKeys.origin} has ${keys.length} key(s) but ${raw.apiHosts.origin} has ${hosts.length} host(s): give exactly one API key per host, in the same order`);
-  }
-  return hosts.map((host, i) => {
-    const shown = { value: withoutPassword(host), origin: raw.apiHosts!.origin };
-    let url: URL;
-    try {
-      url = new URL(host);
-    } catch {
-      return fail(shown, 'scheme://host[:port], e.g. http://dsmr.local or https://192.168.1.10:8443');
-    }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username || url.password) {
-      fail(shown, 'an http:// or https:// address without query, fragment or credentials');
-    }
-    // The API path is appended, as DSMR-reader's own datalogger does; a host given with the full path is taken as it is.
-    let prefix = url.pathname.replace(/\/+$/, '');
-    if (prefix.endsWith(API_PATH)) prefix = prefix.slice(0, -API_PATH.length);
-    if (!/^[\x21-\x7e]+$/.test(keys[i])) fail({ value: '(hidden)', origin: raw.apiKeys!.origin }, `key ${i + 1} without spaces or control characters`);
-    return { host: `${url.origin}${prefix}`, url: `${url.origin}${prefix}${API_PATH}`, key: keys[i] };
-  });
-}
 
-/** A host as the user wrote it, with any password in it replaced, for an error line. */
-function withoutPassword(host: string): string {
-  return host.replace(/^([^/?#]*\/\/[^/?#@]*?:)[^/?#]*@/, '$1(hidden)@');
-}
 
 export function splitList(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -255,7 +215,7 @@ export function parseConfig(raw: RawSettings): Config {
   const debug = bool(raw.debugLogging, false);
   const logLevel = oneOf<LogLevel>(raw.logLevel, debug ? 'debug' : 'info', { error: 'error', warn: 'warn', warning: 'warn', info: 'info', debug: 'debug' }, 'error, warn, info or debug');
   const inputConfig = input(raw);
-  const apiServers = servers(raw);
+  const apiServers = parseDsmrReaderServers(raw);
   const mqtt = parseMqttConfig(raw);
   if (apiServers.length === 0 && mqtt.length === 0) {
     throw new ConfigError(`no output is set: name a DSMR-reader server in ${SETTINGS.apiHosts.env} (e.g. http://dsmr.local), an MQTT broker in ${SETTINGS.mqttUrl.env} (e.g. mqtt://192.168.1.5), or both`);

@@ -2,11 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { discoveryConfigs, nodeId } from '../../src/sinks/mqtt/discovery.ts';
-import { readTelegram } from '../../src/sinks/mqtt/fields.ts';
-import { fixture, telegramEntries } from '../helpers/fixtures.ts';
+import { discoveryConfigs, nodeId } from './discovery.ts';
+import { readTelegram } from './fields.ts';
+import { fixture, repoRoot, telegramEntries } from '../../../test/helpers/fixtures.ts';
 
-const expectedDir = join(__dirname, '..', 'fixtures', 'expected');
+const expectedDir = join(repoRoot, 'test', 'fixtures', 'expected');
 const telegramOf = (name: string) => fixture((JSON.parse(readFileSync(join(expectedDir, `${name}.json`), 'utf8')) as { file: string }).file);
 
 interface Config {

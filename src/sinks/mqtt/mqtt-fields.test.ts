@@ -3,12 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeTelegram } from '../../src/decode/decode.ts';
-import { readingOf, readTelegram, utcTimestamp, type Reading } from '../../src/sinks/mqtt/fields.ts';
-import { encodeTelegram, readingJson } from '../../src/sinks/mqtt/encoder.ts';
-import { fixture, telegramEntries } from '../helpers/fixtures.ts';
+import { decodeTelegram } from '../../decode/decode.ts';
+import { readingOf, readTelegram, utcTimestamp, type Reading } from './fields.ts';
+import { encodeTelegram, readingJson } from './encoder.ts';
+import { fixture, repoRoot, telegramEntries } from '../../../test/helpers/fixtures.ts';
 
-const expectedDir = join(__dirname, '..', 'fixtures', 'expected');
+const expectedDir = join(repoRoot, 'test', 'fixtures', 'expected');
 const expected = (name: string) => JSON.parse(readFileSync(join(expectedDir, `${name}.json`), 'utf8')) as { file: string; timestamp: { raw: string } | null };
 const readingFor = (name: string): Reading => readTelegram(fixture(expected(name).file));
 const values = (r: Reading) => Object.fromEntries(r.fields.map((f) => [f.name, f.value]));

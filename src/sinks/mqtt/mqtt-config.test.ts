@@ -1,11 +1,11 @@
 // The MQTT settings: valid set-ups (MQTT alone, with DSMR-reader, several brokers) and one clear line per mistake.
 import { describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
-import { parseConfig } from '../../src/config/config.ts';
-import { ConfigError } from '../../src/config/config-error.ts';
-import { collectSettings } from '../../src/config/settings.ts';
-import { parseCommandLine } from '../../src/config/argv.ts';
-import { defaultClientId } from '../../src/sinks/mqtt/config.ts';
+import { parseConfig } from '../../config/config.ts';
+import { ConfigError } from '../../config/config-error.ts';
+import { collectSettings } from '../../config/settings.ts';
+import { parseCommandLine } from '../../config/argv.ts';
+import { defaultClientId } from './config.ts';
 
 const SERVER = { DSMRREADER_REMOTE_DATALOGGER_API_HOSTS: 'http://dsmr.local', DSMRREADER_REMOTE_DATALOGGER_API_KEYS: 'secret-key' };
 const configFrom = (env: Record<string, string>, argv: string[] = []) =>
