@@ -2,7 +2,6 @@
 // port, so auto-detection's fallback, the watchdog's reopening and the wait for a missing port are checked to the
 // millisecond without a pty.
 import { describe, expect, it } from 'vitest';
-import type { Clock, Timer } from '../../src/core/clock.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { DeviceWatch } from '../../src/sources/device-watch.ts';
 import type { PortHolder } from '../../src/sources/port-holder.ts';
@@ -11,53 +10,8 @@ import type { SerialBackend, SerialConnection } from '../../src/sources/serial-b
 import { describeLine, LINE_115200_8N1, type LineSettings, type SerialSettings } from '../../src/sources/serial-settings.ts';
 import { checkCrc } from '../../src/transforms/crc-check.ts';
 import { TelegramFramer } from '../../src/transforms/framer.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
 import { SimulatedMeter } from '../../src/simulate/meter.ts';
-
-interface FakeTimer extends Timer {
-  at: number;
-  seq: number;
-  fn: () => void;
-}
-
-/** Time that moves only when the test says so; due timers run in order, each followed by the promises it starts. */
-class FakeClock implements Clock {
-  private at = Date.UTC(2024, 2, 1);
-  private timers: FakeTimer[] = [];
-  private seq = 0;
-
-  now(): number {
-    return this.at;
-  }
-
-  setTimeout(fn: () => void, ms: number): Timer {
-    const timer: FakeTimer = { at: this.at + Math.max(0, ms), seq: this.seq++, fn, unref: () => timer };
-    this.timers.push(timer);
-    return timer;
-  }
-
-  clearTimeout(timer: Timer | undefined): void {
-    this.timers = this.timers.filter((t) => t !== timer);
-  }
-
-  async advance(ms: number): Promise<void> {
-    const until = this.at + ms;
-    await settle();
-    for (;;) {
-      const next = [...this.timers].sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!next || next.at > until) break;
-      this.timers = this.timers.filter((t) => t !== next);
-      this.at = next.at;
-      next.fn();
-      await settle();
-    }
-    this.at = until;
-  }
-}
-
-/** Lets the promise chains started by a timer or an event (an open, a close) run to their end. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
 
 class ScriptedConnection implements SerialConnection {
   closed = false;
