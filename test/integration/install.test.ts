@@ -582,7 +582,7 @@ describe('install.sh', () => {
       expect(result.code, show(result)).toBe(0);
       expect(result.stdout).toContain('dsmr-datalogger is RUNNING under supervisor');
       // The set-up check, in the last lines: every server, the port, a telegram; then done.
-      const tail = result.stdout.trimEnd().split('\n').slice(-6).join('\n');
+      const tail = result.stdout.trimEnd().split('\n').slice(-14).join('\n');
       expect(tail).toContain(`ok   ${serverA.url}: API enabled and the key is accepted`);
       expect(tail).toContain(`ok   ${serverB.url}: API enabled and the key is accepted`);
       expect(tail).toContain(`ok   serial port ${pty.devicePath}: exists and user dsmr can open it`);

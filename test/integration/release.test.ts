@@ -42,6 +42,9 @@ function show(result: CommandResult): string {
   return `exit ${result.code}${result.signal ? ` (${result.signal})` : ''}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
 }
 
+/** The `dsmr-datalogger status` summary install.sh shows after its checks: a heading, the program, the meter, power, one line per server. */
+const STATUS_LINES = 6;
+
 function lastLines(text: string, n: number): string {
   return text.trimEnd().split('\n').slice(-n).join('\n');
 }
@@ -292,7 +295,7 @@ describe.skipIf(!isRoot)('the release, on a fresh Debian root', () => {
     expect(output, 'the key was echoed').not.toContain(KEY);
     expect(output).toMatch(/apt-get install -y -q supervisor/);
     expect(output).toContain(`verified: dsmr-datalogger-linux-x64 has SHA-256`);
-    const tail = lastLines(output, 8);
+    const tail = lastLines(output, 8 + STATUS_LINES);
     expect(tail).toMatch(new RegExp(`ok   dsmr-datalogger ${V1.replace(/\./g, '\\.')} is RUNNING under supervisor`));
     expect(tail).toMatch(/ok +http:\/\/127\.0\.0\.1:\d+: API enabled and the key is accepted/);
     expect(tail).toContain('ok   serial port /dev/ttyUSB0: exists and user dsmr can open it');
@@ -342,7 +345,7 @@ describe.skipIf(!isRoot)('the release, on a fresh Debian root', () => {
     // Installed and running, but the server it forwards to is down: named, and not "done.".
     expect(upgrade.code, show(upgrade)).toBe(3);
     expect(out).toContain(`dsmr-datalogger ${V1} replaced by ${V2}; settings and spool kept`);
-    expect(lastLines(upgrade.stdout, 8)).toMatch(/FAIL http:\/\/127\.0\.0\.1:\d+: unreachable/);
+    expect(lastLines(upgrade.stdout, 8 + STATUS_LINES)).toMatch(/FAIL http:\/\/127\.0\.0\.1:\d+: unreachable/);
     expect(upgrade.stdout).not.toMatch(/^done\./m);
     expect(releases.requests).toContain(`/${OWNER_NAME}/releases/download/v${V2}/SHA256SUMS`);
     expect(readFileSync(root!.path(ENV_FILE), 'utf8')).toBe(settings);
@@ -388,7 +391,7 @@ describe.skipIf(!isRoot)('the release, on a fresh Debian root', () => {
     writeFileSync(root!.path('root/api-key'), `${WRONG_KEY}\n`, { mode: 0o600 });
     const wrong = await inRoot(installLine(' --api-key-file /root/api-key --serial-port /dev/ttyACM7'));
     expect(wrong.code, show(wrong)).toBe(3);
-    const tail = lastLines(`${wrong.stdout}`, 6);
+    const tail = lastLines(`${wrong.stdout}`, 6 + STATUS_LINES);
     expect(tail).toMatch(/FAIL http:\/\/127\.0\.0\.1:\d+: the API key is rejected/);
     expect(tail).toMatch(/FAIL serial port \/dev\/ttyACM7: missing/);
     expect(wrong.stdout).not.toMatch(/^done\./m);
@@ -400,7 +403,7 @@ describe.skipIf(!isRoot)('the release, on a fresh Debian root', () => {
     chownSync(realpathSync(pty.devicePath), 0, 0);
     const denied = await inRoot(upgradeLine(' --serial-port /dev/ttyUSB0'));
     expect(denied.code, show(denied)).toBe(3);
-    expect(lastLines(denied.stdout, 6)).toMatch(/FAIL serial port \/dev\/ttyUSB0: permission denied for user dsmr .*dialout/);
+    expect(lastLines(denied.stdout, 6 + STATUS_LINES)).toMatch(/FAIL serial port \/dev\/ttyUSB0: permission denied for user dsmr .*dialout/);
 
     const gone = await inRoot(upgradeLine(' --uninstall --purge'));
     expect(gone.code, show(gone)).toBe(0);

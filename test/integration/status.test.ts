@@ -126,8 +126,8 @@ describe.each(programs)('%s', (_name, command) => {
     expect(doc.input.telegramsRead).toBe(FED_VALID + 1);
     expect(doc.input.lastTelegramAgeSeconds).toBeLessThan(30);
     expect(doc.outputs.map((o) => [o.name, o.state, o.delivered, o.queuedInMemory + o.spooledTelegrams, o.lastAnswer])).toEqual([
-      [a.url, 'up', a.telegrams.length, 0, 'delivered'],
-      [b.url, 'up', b.telegrams.length, 0, 'delivered'],
+      [a.url, 'up', a.telegrams.length, 0, 'HTTP 201'],
+      [b.url, 'up', b.telegrams.length, 0, 'HTTP 201'],
     ]);
     const expected = readingOf(VALID_DSMR5_B);
     expect(doc.latest).toMatchObject({ meterTime: expected.meterTime, powerDeliveredW: expected.powerDeliveredW, powerReturnedW: expected.powerReturnedW, delivered: expected.delivered });
