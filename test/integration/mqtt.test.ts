@@ -7,12 +7,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer } from '../helpers/api-server.ts';
-import { arm64Command, startDatalogger, type Datalogger } from '../helpers/datalogger.ts';
+import { arm64Command, cleanEnv, defaultCommand, startDatalogger, type Datalogger } from '../helpers/datalogger.ts';
 import { repoRoot } from '../helpers/fixtures.ts';
 import { freePort, MQTT_PASSWORD, MQTT_USER, retained, startMosquitto, subscribe, type Message, type Mosquitto } from '../helpers/mosquitto.ts';
 import { inspectSpool, spoolDirs } from '../helpers/spool-inspect.ts';
 import { mixedStream, VALID_KAIFA } from '../helpers/streams.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { spawnSync } from 'node:child_process';
 
 const dist = join(repoRoot, 'dist');
 let dir: string;
@@ -77,6 +78,28 @@ async function silentServer(): Promise<{ url: (scheme: string) => string; close:
 }
 
 describe('MQTT output', () => {
+  it('`check` asks each broker for the login without publishing anything: ok with the right password, FAIL with a wrong one', async () => {
+    const sub = await subscriber(['#']);
+    const check = (password: string) => {
+      const [node, ...args] = defaultCommand();
+      return spawnSync(node, [...args, 'check'], {
+        encoding: 'utf8',
+        env: cleanEnv({ DSMR_DATALOGGER_MQTT_URL: broker.passwordUrl, DSMR_DATALOGGER_MQTT_USERNAME: MQTT_USER, DSMR_DATALOGGER_MQTT_PASSWORD: password, DSMR_DATALOGGER_DATA_DIR: join(dir, 'data') }),
+      });
+    };
+    const good = check(MQTT_PASSWORD);
+    expect(good.stdout).toContain(`ok   MQTT broker ${broker.passwordUrl}: connected and the user name and password are accepted`);
+    expect(good.status).toBe(0);
+    const bad = check('not-the-password');
+    expect(bad.stdout).toMatch(new RegExp(`FAIL MQTT broker ${broker.passwordUrl.replace(/\./g, '\\.')}: the broker (refused the user name or password|did not authorise this client)`));
+    expect(bad.stdout).not.toContain('not-the-password');
+    expect(bad.status).toBe(1);
+    // Nothing published, not even an availability message: a marker sent after the checks is the first message seen.
+    spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.ports.anonymous), '-t', 'marker', '-m', 'after the checks']);
+    await waitFor(() => sub.messages.length > 0, { what: 'the marker at the subscriber' });
+    expect(sub.messages.map((m) => m.topic)).toEqual(['marker']);
+  });
+
   it('publishes the mixed corpus stream: raw byte for byte and in order, JSON and split topics with the meter\'s values, discovery retained', async () => {
     const sub = await subscriber(['dsmr/#', 'homeassistant/#']);
     const { stream, expected } = mixedStream();

@@ -45,6 +45,9 @@ const REFUSALS: Record<number, string> = {
 
 type Connected = { client: MqttClient; generation: number };
 
+// Within what every broker takes (MQTT 3.1.1 servers may refuse ids past 23 characters; common brokers take 128).
+const MAX_CHECK_CLIENT_ID = 128;
+
 export class BrokerConnection {
   private current: Connected | undefined;
   private connecting: Promise<Connected | DeliveryResult> | undefined;
@@ -125,14 +128,9 @@ export class BrokerConnection {
     } catch (err) {
       return { outcome: 'unavailable', reason: `the MQTT library does not load: ${(err as Error).message}` };
     }
-    const client = mqtt.connect(await this.clientOptions());
+    const client = mqtt.connect(await clientOptions(this.config, this.options));
     this.opening = client;
-    const outcome = await new Promise<DeliveryResult | undefined>((resolve) => {
-      // mqtt.js emits every error as an event; without a listener, one would crash the process.
-      client.on('error', (err) => resolve(connectFailure(err)));
-      client.once('connect', () => resolve(undefined));
-      client.once('close', () => resolve({ outcome: 'unavailable', reason: 'connection closed before CONNACK' }));
-    });
+    const outcome = await connackOf(client);
     this.opening = undefined;
     if (outcome || this.closed) {
       client.end(true);
@@ -148,28 +146,51 @@ export class BrokerConnection {
     return online.outcome === 'delivered' ? connection : online;
   }
 
-  private async clientOptions(): Promise<IClientOptions> {
-    const c = this.config;
-    // mqtt.js sets the TLS server name from the host itself (and leaves it out for an IP address).
-    const tls = c.tls ? { ca: await this.options.trusted?.(), rejectUnauthorized: !c.insecure } : {};
-    return {
-      protocol: c.tls ? 'mqtts' : 'mqtt',
-      host: c.host,
-      port: c.port,
-      clientId: c.clientId,
-      username: c.username,
-      password: c.password,
-      protocolVersion: 4,
-      clean: true,
-      keepalive: KEEPALIVE_S,
-      reconnectPeriod: 0,
-      connectTimeout: this.options.timeoutMs,
-      queueQoSZero: false,
-      resubscribe: false,
-      will: { topic: this.options.availabilityTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
-      ...tls,
-    };
-  }
+}
+
+/** The one connection set-up, for delivery and for `check`. */
+async function clientOptions(c: MqttConfig, options: ServiceOptions): Promise<IClientOptions> {
+  // mqtt.js sets the TLS server name from the host itself (and leaves it out for an IP address).
+  const tls = c.tls ? { ca: await options.trusted?.(), rejectUnauthorized: !c.insecure } : {};
+  return {
+    protocol: c.tls ? 'mqtts' : 'mqtt',
+    host: c.host,
+    port: c.port,
+    clientId: c.clientId,
+    username: c.username,
+    password: c.password,
+    protocolVersion: 4,
+    clean: true,
+    keepalive: KEEPALIVE_S,
+    reconnectPeriod: 0,
+    connectTimeout: options.timeoutMs,
+    queueQoSZero: false,
+    resubscribe: false,
+    will: { topic: options.availabilityTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
+    ...tls,
+  };
+}
+/** Resolves at the CONNACK with undefined, or with what stopped the connection. */
+function connackOf(client: MqttClient): Promise<DeliveryResult | undefined> {
+  return new Promise((resolve) => {
+    // mqtt.js emits every error as an event; without a listener, one would crash the process.
+    client.on('error', (err) => resolve(connectFailure(err)));
+    client.once('connect', () => resolve(undefined));
+    client.once('close', () => resolve({ outcome: 'unavailable', reason: 'connection closed before CONNACK' }));
+  });
+}
+
+/**
+ * Connects once and says whether the broker takes us, publishing nothing: under a client id of its own, so that the
+ * running datalogger's session is not taken over, and without the last will (no "offline" for a check).
+ */
+export async function askBroker(config: MqttConfig, options: ServiceOptions): Promise<DeliveryResult> {
+  const mqtt = await import('mqtt');
+  const { will: _will, ...connection } = await clientOptions(config, options);
+  const client = mqtt.connect({ ...connection, clientId: `${config.clientId.slice(0, MAX_CHECK_CLIENT_ID - 6)}-check` });
+  const outcome = await connackOf(client);
+  client.end(true);
+  return outcome ?? { outcome: 'delivered', answer: 'CONNACK 0' };
 }
 
 function connectFailure(err: unknown): DeliveryResult {
