@@ -21,7 +21,7 @@ import { Output } from '../outputs/output.ts';
 import { Datalogger } from '../core/datalogger.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { chooseSerialBackend } from '../sources/choose-backend.ts';
-import { formatVersion } from './build-info.ts';
+import { buildInfo, formatVersion } from './build-info.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
 import type { Sink } from '../sinks/sink.ts';
 import { startStatusEndpoint } from '../status/server.ts';
@@ -51,7 +51,7 @@ export async function runDatalogger(args: CommandArgs, env: Record<string, strin
     outputs,
     clock,
     log,
-    version: formatVersion(),
+    version: buildInfo().version,
     crcCheck: config.crcCheck,
     decryption: { key: config.decryptionKey, aad: config.decryptionAad },
     statsIntervalMs: config.statsIntervalMs,
