@@ -8,7 +8,6 @@ import type { SerialSettings } from './serial-settings.ts';
 import { runStty, sttyArguments } from './stty.ts';
 import { openTtyReader, type TtyReader } from './tty-reader.ts';
 
-export { runningUnderDeno } from './tty-reader.ts';
 
 export const sttyBackend: SerialBackend = async (settings: SerialSettings) => {
   const operands = sttyArguments(settings);

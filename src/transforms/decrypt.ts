@@ -9,7 +9,6 @@ import { Buffer } from 'node:buffer';
 import { createDecipheriv } from 'node:crypto';
 import { EncryptedFramer, parseEncryptedFrame, type EncryptedFrame } from './encrypted-framer.ts';
 
-export { isEncryptedStart, EncryptedFramer, parseEncryptedFrame } from './encrypted-framer.ts';
 export type { EncryptedFrame } from './encrypted-framer.ts';
 
 /** The public authentication key of the Luxembourg P1 specification ("AAD = 30h || 00112233445566778899AABBCCDDEEFFh"). */

@@ -2,16 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createCipheriv } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  DecryptionError,
-  EncryptedFramer,
-  FrameDecryptor,
-  decryptFrame,
-  isEncryptedStart,
-  parseAadSetting,
-  parseEncryptedFrame,
-  parseHexKey,
-} from '../../src/transforms/decrypt.ts';
+import { DecryptionError, FrameDecryptor, decryptFrame, parseAadSetting, parseHexKey } from '../../src/transforms/decrypt.ts';
+import { EncryptedFramer, isEncryptedStart, parseEncryptedFrame } from '../../src/transforms/encrypted-framer.ts';
 import { decodeTelegram } from '../../src/decode/decode.ts';
 import { encryptFrame as smartyFrame, feed, inputChain, prng } from '../helpers/input-chain.ts';
 
