@@ -7,11 +7,11 @@
 //   node scripts/demo.mjs --seconds 15 then stop; status 1 if no telegram arrived (a smoke test)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './lib/ports.mjs';
 import { startApiServer } from './lib/stand-in-dsmr-reader.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,33 +66,6 @@ function describeRequest(onTelegram) {
     else if (status === 400) say('api', 'rejected a post without a telegram field (400)');
     else onTelegram(telegram.toString('latin1'));
   };
-}
-
-function freePort() {
-  return new Promise((resolvePromise, reject) => {
-    const probe = createTcpServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePromise(port));
-    });
-  });
-}
-
-function startChild(name, args, env, onUnexpectedExit) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines = [];
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => {
-      lines.push(line);
-      // The demo shows its own clock; drop the child's ISO timestamp to keep lines short.
-      say(name, line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, ''));
-    });
-  }
-  const exited = new Promise((resolvePromise) => child.on('exit', (code, signal) => resolvePromise({ code, signal })));
-  child.on('exit', (code, signal) => onUnexpectedExit(name, code, signal));
-  child.on('error', (error) => onUnexpectedExit(name, null, null, error));
-  return { name, child, exited, lines };
 }
 
 async function stopChild({ name, child, exited }) {
