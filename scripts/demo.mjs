@@ -68,6 +68,22 @@ function describeRequest(onTelegram) {
   };
 }
 
+function startChild(name, args, env, onUnexpectedExit) {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      lines.push(line);
+      // The demo shows its own clock; drop the child's ISO timestamp to keep lines short.
+      say(name, line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, ''));
+    });
+  }
+  const exited = new Promise((resolvePromise) => child.on('exit', (code, signal) => resolvePromise({ code, signal })));
+  child.on('exit', (code, signal) => onUnexpectedExit(name, code, signal));
+  child.on('error', (error) => onUnexpectedExit(name, null, null, error));
+  return { name, child, exited, lines };
+}
+
 async function stopChild({ name, child, exited }) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
