@@ -8,10 +8,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startCheckedServer } from './bench/checked-server.mjs';
+import { startMosquitto } from './bench/mosquitto.mjs';
+import { measureRuntimeFloor } from './bench/runtime-floor.mjs';
+import { ensureNodeRuntime } from './lib/node-runtimes.mjs';
 import { describeMachine, fileSize, programFile, subjectVersion } from './bench/machine.mjs';
 import { measureReplay, measureStartup, measureSteady } from './bench/phases.mjs';
 import { openPty } from './lib/pty.mjs';
-import { buildReport } from './bench/report.mjs';
+import { buildReport, SETUPS } from './bench/report.mjs';
 import { findPython, prepareSeed } from './bench/seed.mjs';
 import { formatNumber } from './bench/stats.mjs';
 import { generateTelegrams } from './bench/telegrams.mjs';
@@ -24,6 +27,8 @@ const progress = (message) => process.stderr.write(`bench: ${message}\n`);
 const HELP = `Usage: node scripts/bench.mjs [--subject COMMAND] [--compare COMMAND|seed] [--json FILE] [--check] [--quick]
 
   --subject COMMAND   the datalogger to measure (default: dist/dsmr-datalogger-linux-x64)
+  --runtime NODE      the stock Node every memory figure is divided by (default: the pinned Node 24 the
+                      executables embed, from .cache/, fetched and verified as npm run build does)
   --compare COMMAND   a second datalogger, measured the same way and printed beside it with subject/peer;
                       "seed" is DSMR-reader's datalogger-only script from ../shared/seed
   --json FILE         also write all figures and the machine as JSON
@@ -32,6 +37,8 @@ const HELP = `Usage: node scripts/bench.mjs [--subject COMMAND] [--compare COMMA
   --cpu-telegrams N --latency-telegrams N --latency-interval-ms MS --replay-telegrams N --startup-runs N
   --idle-seconds S --seed-guide PATH --keep-work-dir
   --phases LIST       which measurements to run (default startup,steady,replay), e.g. for profiling one
+  --setups LIST       which output set-ups to run (default api,nostatus,mqtt): API only with the status endpoint
+                      on, the same with it off, API plus MQTT to a local mosquitto (status on); the peer runs api only
 
 With npm: npm run bench --compare (means --compare seed), or npm run bench -- --compare "COMMAND".
 See docs/BENCHMARK.md for what each figure means.
@@ -42,6 +49,8 @@ function parseOptions(argv) {
     args: argv,
     options: {
       subject: { type: 'string', default: DEFAULT_SUBJECT },
+      runtime: { type: 'string' },
+      setups: { type: 'string', default: SETUPS.map((s) => s.key).join(',') },
       compare: { type: 'string' },
       json: { type: 'string' },
       check: { type: 'boolean', default: false },
@@ -70,8 +79,12 @@ function parseOptions(argv) {
   };
   const phases = new Set(values.phases.split(',').map((p) => p.trim()));
   for (const phase of phases) if (!['startup', 'steady', 'replay'].includes(phase)) throw new Error(`--phases: unknown phase ${phase}`);
+  const setups = values.setups.split(',').map((s) => s.trim());
+  for (const key of setups) if (!SETUPS.some((s) => s.key === key)) throw new Error(`--setups: unknown set-up ${key} (known: ${SETUPS.map((s) => s.key).join(', ')})`);
   return {
     phases,
+    setups,
+    runtime: values.runtime,
     help: values.help,
     subject: values.subject,
     compare,
@@ -104,19 +117,42 @@ function describeSubject(command, workDir, options) {
   return { label, command, spool: true, isSeed: false };
 }
 
+/**
+ * Each output set-up's settings. The status endpoint takes a free port (its default 7523 may be taken on a shared
+ * machine); nobody requests it during the run, so what it costs is what it costs while nobody looks.
+ */
+function setupEnv(key, broker) {
+  const statusOn = { DSMR_DATALOGGER_HTTP_LISTEN: '127.0.0.1:0' };
+  if (key === 'api') return statusOn;
+  if (key === 'nostatus') return { DSMR_DATALOGGER_HTTP_LISTEN: 'off' };
+  return { ...statusOn, DSMR_DATALOGGER_MQTT_URL: broker.url };
+}
+
 async function measure(ctx, spec) {
-  const results = { label: spec.label, command: spec.command, version: subjectVersion(spec.command, spec) };
+  const results = { label: spec.label, command: spec.command, version: subjectVersion(spec.command, spec), setups: {} };
   const program = programFile(spec.command, repoRoot);
   results.programFile = program;
   results.programBytes = program ? fileSize(program) : undefined;
   progress(`measuring ${spec.label}: ${spec.command}${results.version ? ` (${results.version})` : ''}`);
   const { phases } = ctx.options;
-  if (phases.has('startup')) results.startup = await measureStartup(ctx, spec);
-  if (phases.has('steady')) results.steady = await measureSteady(ctx, spec);
+  // The peer (the seed) has only the DSMR-reader API.
+  const setups = spec.isSeed ? ['api'] : ctx.options.setups;
+  for (const key of setups) {
+    const setupSpec = { ...spec, label: `${spec.label} [${key}]`, env: setupEnv(key, ctx.broker) };
+    const setup = (results.setups[key] = {});
+    if (phases.has('startup')) setup.startup = await measureStartup(ctx, setupSpec);
+    const published = ctx.broker?.received() ?? 0;
+    if (phases.has('steady')) setup.steady = await measureSteady(ctx, setupSpec);
+    if (key === 'mqtt' && setup.steady) {
+      setup.mqttMessages = ctx.broker.received() - published;
+      progress(`${setupSpec.label}: mosquitto_sub received ${setup.mqttMessages} messages`);
+      if (!setup.mqttMessages) throw new Error(`nothing reached mosquitto in the API + MQTT set-up; see the logs with --keep-work-dir`);
+    }
+  }
   if (phases.has('replay') && spec.spool) {
     // A program that keeps no backlog cannot fill one: say so and go on with the rest of the table.
     try {
-      results.replay = await measureReplay(ctx, spec);
+      results.replay = await measureReplay(ctx, { ...spec, env: setupEnv('api') });
     } catch (err) {
       results.replayError = err instanceof Error ? err.message : String(err);
       progress(`${spec.label}: backlog replay failed: ${results.replayError}`);
@@ -149,15 +185,26 @@ async function main() {
     writeFileSync(telegramFile, Buffer.concat(allTelegrams.slice(0, options.replayTelegrams)));
   }
 
+  const runtime = options.runtime ?? (await ensureNodeRuntime('x64', { cacheDir: join(repoRoot, '.cache'), log: progress }));
   const pty = await openPty(workDir, { retryMs: 1 });
   const server = await startCheckedServer({ key: API_KEY });
-  const ctx = { pty, server, key: API_KEY, telegrams: allTelegrams, telegramFile, workDir, options, progress };
+  const needsBroker = options.setups.includes('mqtt') && (options.phases.has('steady') || options.phases.has('startup'));
+  const broker = needsBroker ? await startMosquitto(join(workDir, 'mosquitto')) : undefined;
+  const ctx = { pty, server, broker, key: API_KEY, telegrams: allTelegrams, telegramFile, workDir, options, progress };
   let subject;
   let peer;
   try {
+    progress(`stock Node idle on an empty timer: ${runtime}`);
+    const floor = await measureRuntimeFloor(runtime, { idleSeconds: options.idleSeconds });
+    progress(`stock Node idle: ${(floor.rssBytes / 1048576).toFixed(1)} MiB resident (median of ${floor.runs.length})`);
     subject = await measure(ctx, subjectSpec);
-    if (peerSpec) peer = await measure(ctx, peerSpec);
+    subject.floor = floor;
+    if (peerSpec) {
+      peer = await measure(ctx, peerSpec);
+      peer.floor = floor;
+    }
   } finally {
+    await broker?.stop();
     await server.close();
     await pty.close();
     if (!options.keepWorkDir) rmSync(workDir, { recursive: true, force: true });
@@ -173,18 +220,21 @@ async function main() {
   const out = [];
   out.push(`machine: ${machine.cpus} CPUs, ${machine.cpuModel}, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${machine.os}, Linux ${machine.kernel}; bench on Node ${machine.benchNode}`);
   out.push(`subject: ${subjectSpec.command}${subject.version ? `  [${subject.version}]` : ''}`);
+  out.push(`floor:   ${subject.floor.command}  ("x Node": each memory figure over its idle resident memory, this run)`);
   if (peer) out.push(`peer:    ${peerSpec.command}${peer.version ? `  [${peer.version}]` : ''}`);
   out.push(
     `fed: ${options.cpuTelegrams} telegrams as fast as the pty takes them; ${options.latencyTelegrams} (after ${options.latencyWarmup} warm-up) one every ${options.latencyIntervalMs} ms ` +
       `for latency and disk writes; ${formatNumber(options.replayTelegrams)} spooled for the replay`,
   );
   for (const [name, results] of [['subject', subject], ['peer', peer]]) {
-    const steady = results?.steady;
-    if (!steady) continue;
-    out.push(
-      `other processes on this machine during the ${name}'s paced run: ${steady.pacedNoise.othersPercentOfOneCpu.toFixed(0)}% of one CPU ` +
-        `(steal ${steady.pacedNoise.stealPercentOfOneCpu.toFixed(0)}%), during its fast run: ${steady.fastNoise.othersPercentOfOneCpu.toFixed(0)}%`,
-    );
+    for (const [key, setup] of Object.entries(results?.setups ?? {})) {
+      const steady = setup.steady;
+      if (!steady) continue;
+      out.push(
+        `other processes on this machine during the ${name}'s paced run [${key}]: ${steady.pacedNoise.othersPercentOfOneCpu.toFixed(0)}% of one CPU ` +
+          `(steal ${steady.pacedNoise.stealPercentOfOneCpu.toFixed(0)}%), during its fast run: ${steady.fastNoise.othersPercentOfOneCpu.toFixed(0)}%`,
+      );
+    }
   }
   out.push('');
   out.push(report.text);

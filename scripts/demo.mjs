@@ -7,11 +7,11 @@
 //   node scripts/demo.mjs --seconds 15 then stop; status 1 if no telegram arrived (a smoke test)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './lib/ports.mjs';
 import { startApiServer } from './lib/stand-in-dsmr-reader.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,17 +66,6 @@ function describeRequest(onTelegram) {
     else if (status === 400) say('api', 'rejected a post without a telegram field (400)');
     else onTelegram(telegram.toString('latin1'));
   };
-}
-
-function freePort() {
-  return new Promise((resolvePromise, reject) => {
-    const probe = createTcpServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePromise(port));
-    });
-  });
 }
 
 function startChild(name, args, env, onUnexpectedExit) {

@@ -10,7 +10,8 @@ import { cpuSecondsPer1000, median, percentile, perHour, ratePerSecond } from '.
 import { startSubject } from './subject.mjs';
 
 /**
- * @typedef {{ label: string, command: string, spool: boolean }} SubjectSpec
+ * `env`: the output set-up's settings on top of the common ones (a program that does not know them ignores them).
+ * @typedef {{ label: string, command: string, spool: boolean, env?: Record<string, string> }} SubjectSpec
  * @typedef {{ pty: any, server: any, key: string, telegrams: Buffer[], telegramFile: string, workDir: string,
  *   options: any, progress: (message: string) => void }} BenchContext
  */
@@ -28,7 +29,7 @@ function logFor(dataDir, suffix = '') {
   return { logFile: `${dataDir}${suffix}.log` };
 }
 
-function subjectEnv(ctx, dataDir, extra = {}) {
+function subjectEnv(ctx, spec, dataDir, extra = {}) {
   return {
     DSMRREADER_REMOTE_DATALOGGER_INPUT_METHOD: 'serial',
     DSMRREADER_REMOTE_DATALOGGER_SERIAL_PORT: ctx.pty.devicePath,
@@ -36,6 +37,7 @@ function subjectEnv(ctx, dataDir, extra = {}) {
     DSMRREADER_REMOTE_DATALOGGER_API_KEYS: ctx.key,
     DSMR_DATALOGGER_DATA_DIR: dataDir,
     DSMR_DATALOGGER_DSMR_VERSION: '5',
+    ...spec.env,
     ...extra,
   };
 }
@@ -100,7 +102,7 @@ export async function measureStartup(ctx, spec) {
   const dataDir = freshDir(ctx, 'startup');
   const runs = [];
   for (let i = 0; i < ctx.options.startupRuns; i++) {
-    const subject = startSubject(spec.command, subjectEnv(ctx, dataDir), logFor(dataDir, `-run${i + 1}`));
+    const subject = startSubject(spec.command, subjectEnv(ctx, spec, dataDir), logFor(dataDir, `-run${i + 1}`));
     try {
       runs.push(await subject.waitUntilOpen(ctx.pty.devicePts));
     } finally {
@@ -120,7 +122,7 @@ export async function measureSteady(ctx, spec) {
   const { options, pty, server, telegrams } = ctx;
   const ticksPerSecond = clockTicksPerSecond();
   const dataDir = freshDir(ctx, 'steady');
-  const subject = startSubject(spec.command, subjectEnv(ctx, dataDir), logFor(dataDir));
+  const subject = startSubject(spec.command, subjectEnv(ctx, spec, dataDir), logFor(dataDir));
   const result = {};
   try {
     const pid = subject.pid;
@@ -265,26 +267,44 @@ export async function measureReplay(ctx, spec) {
   const fillStart = performance.now();
   const filler = startSubject(
     spec.command,
-    subjectEnv(ctx, dataDir, { DSMRREADER_REMOTE_DATALOGGER_INPUT_METHOD: 'file', DSMR_DATALOGGER_INPUT_FILE: ctx.telegramFile }),
+    subjectEnv(ctx, spec, dataDir, { DSMRREADER_REMOTE_DATALOGGER_INPUT_METHOD: 'file', DSMR_DATALOGGER_INPUT_FILE: ctx.telegramFile }),
     logFor(dataDir, '-fill'),
   );
   let spooled;
+  let fillIo;
   try {
     const line = await filler.waitForLine(/input ended; waiting until \d+ telegram/, options.fillTimeoutSeconds * 1000);
     spooled = Number(/waiting until (\d+) telegram/.exec(line)[1]);
+    // Read before SIGTERM: once it has exited its /proc entry is gone. Every telegram is in the spool by now.
+    fillIo = io(filler.pid);
   } finally {
     await filler.stop();
     server.setMode('up');
   }
   if (spooled !== count) throw new Error(`the spool holds ${spooled} telegrams, not ${count}: ${filler.describe()}`);
   const spoolBytes = treeBytes(dataDir);
-  ctx.progress(`${spec.label}: spooled ${count} telegrams (${mib(spoolBytes)} MiB on disk) in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`);
+  // Write amplification: what spooling costs the SD card, per byte of telegram kept.
+  const telegramBytes = telegrams.slice(0, count).reduce((sum, t) => sum + t.length, 0);
+  const fill = {
+    telegramBytes,
+    writeBytes: fillIo.writeBytes,
+    wchar: fillIo.wchar,
+    writeAmplification: fillIo.writeBytes / telegramBytes,
+    wcharAmplification: fillIo.wchar / telegramBytes,
+    spoolAmplification: spoolBytes / telegramBytes,
+  };
+  ctx.progress(
+    `${spec.label}: spooled ${count} telegrams (${mib(spoolBytes)} MiB on disk) in ${((performance.now() - fillStart) / 1000).toFixed(1)} s, ` +
+      `${mib(fill.writeBytes)} MiB written to disk for ${mib(telegramBytes)} MiB of telegrams (${fill.writeAmplification.toFixed(2)}x)`,
+  );
 
   server.expect(telegrams.slice(0, count));
-  const subject = startSubject(spec.command, subjectEnv(ctx, dataDir), logFor(dataDir));
+  const subject = startSubject(spec.command, subjectEnv(ctx, spec, dataDir), logFor(dataDir));
   const sampler = memorySampler(subject.pid);
-  const result = { telegrams: count, spoolBytes };
+  const result = { telegrams: count, spoolBytes, fill };
   try {
+    // Start-up with a day's backlog waiting: opening the spool must not hold up reading the meter.
+    result.readyMs = await subject.waitUntilOpen(ctx.pty.devicePts);
     let complete = true;
     await server.waitForCount(count, options.replayTimeoutSeconds * 1000).catch(() => (complete = false));
     const ticks = await settledTicks(subject.pid);

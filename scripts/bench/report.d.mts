@@ -3,6 +3,7 @@ export interface Target {
   max?: number;
   min?: number;
   maxRatio?: number;
+  maxFloorRatio?: number;
   text: string;
 }
 export interface Figure {
@@ -10,9 +11,12 @@ export interface Figure {
   digits: number;
   value: (results: any) => number | undefined;
   target?: Target;
+  memory?: boolean;
+  peer?: boolean;
 }
+export const SETUPS: { key: string; label: string }[];
 export const FIGURES: Figure[];
-export function verdict(target: Target | undefined, value: number | undefined, peerValue: number | undefined): '' | 'ok' | 'MISS' | 'n/a';
+export function verdict(target: Target | undefined, value: number | undefined, peerValue: number | undefined, floorMib?: number): '' | 'ok' | 'MISS' | 'n/a';
 export function buildReport(results: { subject: any; peer?: any; artifacts: { name: string; bytes: number }[] }): {
   text: string;
   rows: unknown[];

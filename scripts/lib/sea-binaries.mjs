@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, rename, rm } from 'node:fs/promises';
+import { chmod, copyFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_VERSION, SEA_ADDON_ASSET } from './pins.mjs';
-import { pkgHome } from './node-runtimes.mjs';
+import { hashFile, pkgHome } from './node-runtimes.mjs';
 import { BuildError, run } from './run.mjs';
 
 // Each single executable is stock Node 24 plus a SEA blob holding exactly two things: the bundle (as the main
-// script, unchanged) and that arch's glibc serialport addon (as the asset SEA_ADDON_ASSET). Nothing is walked or
+// script, unchanged) and that arch's glibc serialport addon (as the asset SEA_ADDON_ASSET), with its sha256 as the
+// asset SEA_ADDON_ASSET.sha256: the program names its extracted copy by it without loading node:crypto (2.4 MiB). Nothing is walked or
 // collected, so nothing else can get in. One pkg run per target, as each carries a different addon.
 
 const RUNNER = join(dirname(fileURLToPath(import.meta.url)), 'pkg-sea-runner.mjs');
@@ -25,7 +26,10 @@ export async function buildBinary(target, { repoRoot, cacheDir, bundleFile, outD
   const partial = `${output}.partial`;
   await rm(fromPkg, { force: true });
   log(`pkg --sea node${NODE_VERSION}-linux-${target.arch}`);
-  const job = { entry: bundleFile, arch: target.arch, nodeVersion: NODE_VERSION, output: fromPkg, assets: { [SEA_ADDON_ASSET]: addon } };
+  const addonHash = `${output}.addon-sha256.partial`;
+  await writeFile(addonHash, await hashFile(addon, 'sha256', 'hex'));
+  const assets = { [SEA_ADDON_ASSET]: addon, [`${SEA_ADDON_ASSET}.sha256`]: addonHash };
+  const job = { entry: bundleFile, arch: target.arch, nodeVersion: NODE_VERSION, output: fromPkg, assets };
   await run(pkgNode, [RUNNER, JSON.stringify(job)], {
     cwd: repoRoot,
     // pkg looks for its runtimes under $HOME/.pkg-cache; HOME points at the build cache where they were verified,
@@ -33,6 +37,7 @@ export async function buildBinary(target, { repoRoot, cacheDir, bundleFile, outD
     env: { ...process.env, HOME: pkgHome(cacheDir) },
     what: `pkg for linux-${target.arch}`,
   });
+  await rm(addonHash, { force: true });
   if (!existsSync(fromPkg)) throw new BuildError(`pkg for linux-${target.arch} produced no executable`);
   // Copied rather than renamed: postject wrote the file in one 120 MB write, and while those page-cache pages last
   // (until reboot) the kernel maps them in large chunks, inflating the resident size of a binary started from that

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { nodeCrypto } from '../core/lazy-crypto.ts';
 
 // The single executables carry serialport's native addon as a Node SEA asset (see scripts/lib/pkg-sea-runner.mjs).
 // dlopen() needs a real file, so on first use of the serial port the addon is copied to
@@ -24,6 +24,9 @@ function seaModule(): SeaModule | undefined {
     return undefined;
   }
 }
+
+/** The build stores each asset's sha256 beside it (see scripts/lib/sea-binaries.mjs), so no start needs node:crypto. */
+export const ASSET_HASH_SUFFIX = '.sha256';
 
 /** True when running as one of the single executables, false under plain Node, Deno and vitest. */
 export function insideSingleExecutable(): boolean {
@@ -64,11 +67,11 @@ export function extractedAddon(key: string): string | undefined {
   } catch (err) {
     throw new Error(`this executable carries no ${key}: ${(err as Error).message}`);
   }
-  const hash = sha256(content);
+  const hash = embeddedHash(sea, key) ?? sha256(content);
   const dir = join(nativeCacheBase(), 'pkg', hash);
   const target = join(dir, key);
   // Reuse an earlier copy only when it is intact: a half-written or altered file would be loaded as code.
-  if (existsSync(target) && sha256(readFileSync(target)) === hash) return target;
+  if (existsSync(target) && readFileSync(target).equals(content)) return target;
   try {
     mkdirSync(dir, { recursive: true });
     // Written aside and renamed, so two processes starting at once never load a partly written file.
@@ -94,6 +97,16 @@ function nativeCacheBase(): string {
   }
 }
 
+/** The sha256 the build stored for asset `key`, or undefined for an executable built without it. */
+function embeddedHash(sea: SeaModule, key: string): string | undefined {
+  try {
+    const hex = Buffer.from(sea.getRawAsset(key + ASSET_HASH_SUFFIX)).toString('latin1').trim();
+    return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function sha256(content: Uint8Array): string {
-  return createHash('sha256').update(content).digest('hex');
+  return nodeCrypto().createHash('sha256').update(content).digest('hex');
 }

@@ -6,7 +6,7 @@
 // it once when the state changes instead of once per second.
 
 import { Buffer } from 'node:buffer';
-import { createDecipheriv } from 'node:crypto';
+import { nodeCrypto } from '../core/lazy-crypto.ts';
 import { EncryptedFramer, parseEncryptedFrame, type EncryptedFrame } from './encrypted-framer.ts';
 
 export type { EncryptedFrame } from './encrypted-framer.ts';
@@ -63,7 +63,7 @@ export function decryptFrame(frameBytes: Uint8Array, key: Uint8Array, aadSetting
   iv.writeUInt32BE(frame.frameCounter, 8);
   const aad = buildAad(frame, aadSetting);
   try {
-    const decipher = createDecipheriv('aes-128-gcm', key, iv, { authTagLength: TAG_LENGTH });
+    const decipher = nodeCrypto().createDecipheriv('aes-128-gcm', key, iv, { authTagLength: TAG_LENGTH });
     if (aad) decipher.setAAD(aad);
     decipher.setAuthTag(frame.tag);
     const plaintext = Buffer.concat([decipher.update(frame.ciphertext), decipher.final()]);

@@ -3,10 +3,12 @@
 // own CA). mosquitto_sub, a client that is not ours, is the subscriber that says what reached the broker.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { freePort, portOpen } from '../../scripts/lib/ports.mjs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './wait.ts';
+
+export { freePort };
 
 export const MQTT_USER = 'meter';
 export const MQTT_PASSWORD = 'p1-secret, with spaces';
@@ -25,28 +27,6 @@ export interface Mosquitto {
   /** Starts it again on the same ports, with what it had persisted. */
   start(): Promise<void>;
   readonly running: boolean;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 export async function startMosquitto(dir: string): Promise<Mosquitto> {

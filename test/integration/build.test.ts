@@ -87,6 +87,11 @@ afterEach(async () => {
 });
 
 describe('dist/', () => {
+  it('writes the bundle in ASCII only, so V8 keeps its source one byte per character', () => {
+    const bundle = readFileSync(join(dist, 'dsmr-datalogger.cjs'));
+    expect(bundle.findIndex((byte) => byte > 0x7f)).toBe(-1);
+  });
+
   it('holds the bundle, both executables, the arm archive, and a SHA256SUMS that covers and verifies them all', () => {
     const files = readdirSync(dist).sort();
     expect(files).toEqual([

@@ -142,13 +142,29 @@ describe('targets', () => {
     expect(verdict(undefined, 1, 2)).toBe('');
   });
 
+  it('judges memory against stock Node idling in the same run', () => {
+    expect(verdict({ maxFloorRatio: 1.1, text: '' }, 46, undefined, 42)).toBe('ok');
+    expect(verdict({ maxFloorRatio: 1.1, text: '' }, 46.3, undefined, 42)).toBe('MISS');
+    expect(verdict({ maxFloorRatio: 1.1, text: '' }, 46, undefined, undefined)).toBe('n/a');
+  });
+
   it('lists every missed target and prints the peer column only with a peer', () => {
-    const subject = { steady: { latencyMs: { p99: 7 }, idleRssBytes: 50 * 1048576 }, startup: { warmMedianMs: 69 } };
+    const MiB = 1048576;
+    const subject = {
+      floor: { rssBytes: 40 * MiB },
+      setups: {
+        api: { steady: { latencyMs: { p99: 7 }, idleRssBytes: 50 * MiB, hwmBytes: 48 * MiB }, startup: { warmMedianMs: 69 } },
+        nostatus: { steady: { idleRssBytes: 47 * MiB, hwmBytes: 47 * MiB } },
+      },
+    };
     const alone = buildReport({ subject, artifacts: [] });
-    expect(alone.missed).toEqual(['latency p99 (ms)']);
+    expect(alone.missed).toEqual(['API only: resident memory, idle (MiB)', 'API only: latency p99 (ms)', 'status endpoint on adds, idle (MiB)']);
     expect(alone.text.split('\n')[0]).not.toContain('peer');
-    const beside = buildReport({ subject, peer: { steady: { latencyMs: { p99: 14 } } }, artifacts: [{ name: 'dist/x', bytes: 1048576 }] });
-    expect(beside.text).toMatch(/latency p99 \(ms\)\s+7\.00\s+14\.00\s+0\.50x\s+<= 5\s+MISS/);
+    expect(alone.text).toMatch(/API only: resident memory, idle \(MiB\)\s+50\.0\s+1\.25x\s+<= 1\.10x Node\s+MISS/);
+    expect(alone.text).toMatch(/API only: resident memory, peak forwarding \(MiB\)\s+48\.0\s+1\.20x\s+<= 1\.25x Node\s+ok/);
+    const peer = { setups: { api: { steady: { latencyMs: { p99: 14 } } } } };
+    const beside = buildReport({ subject, peer, artifacts: [{ name: 'dist/x', bytes: 1048576 }] });
+    expect(beside.text).toMatch(/API only: latency p99 \(ms\)\s+7\.00\s+14\.00\s+0\.50x\s+<= 3\s+MISS/);
     expect(beside.text).toMatch(/size of dist\/x \(MiB\)\s+1\.00/);
   });
 });
