@@ -7,6 +7,6 @@ type NodeCrypto = typeof import('node:crypto');
 let loaded: NodeCrypto | undefined;
 
 export function nodeCrypto(): NodeCrypto {
-  loaded ??= createRequire(import.meta.url)('node:crypto') as NodeCrypto;
+  loaded ??= createRequire((import.meta as { url: string }).url)('node:crypto') as NodeCrypto;
   return loaded;
 }
