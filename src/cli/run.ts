@@ -38,7 +38,7 @@ export async function runDatalogger(args: CommandArgs, env: Record<string, strin
 
   const source = await createSource(config, clock, log);
   const outputs = [
-    ...(await Promise.all(config.servers.map((server) => dsmrReaderOutput(config, server, clock, log)))),
+    ...(await dsmrReaderOutputs(config, clock, log)),
     ...(await mqttOutputs(config, clock, log)),
   ];
   const consumers = [...config.servers.map(describeServer), ...config.mqtt.map((m) => `MQTT broker ${m.url}${m.username !== undefined ? ' (with a password)' : ''}`)];
@@ -65,10 +65,14 @@ export async function runDatalogger(args: CommandArgs, env: Record<string, strin
   return code;
 }
 
-async function dsmrReaderOutput(config: Config, server: ServerConfig, clock: Clock, log: Logger): Promise<Output> {
+async function dsmrReaderOutputs(config: Config, clock: Clock, log: Logger): Promise<Output[]> {
   const ca = config.caFile ? readFileSync(config.caFile) : undefined;
-  const sink = await DsmrReaderApi.create(server, { timeoutMs: config.timeoutMs, ca, insecure: config.insecure });
-  return output(config, { name: server.host, url: server.url }, sink, config.minIntervalMs, clock, log);
+  return Promise.all(
+    config.servers.map(async (server) => {
+      const sink = await DsmrReaderApi.create(server, { timeoutMs: config.timeoutMs, ca, insecure: config.insecure });
+      return output(config, { name: server.host, url: server.url }, sink, config.minIntervalMs, clock, log);
+    }),
+  );
 }
 
 /** mqtt.js is loaded only when a broker is configured: a set-up without MQTT does not carry it. */

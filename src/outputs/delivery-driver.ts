@@ -96,7 +96,8 @@ export class DeliveryDriver {
           } else this.reject(telegram, result.reason);
           this.consumerAnswered();
           // If the backlog cannot record it, the telegram goes again later: at least once, never lost.
-          if (!(await this.backlogCall(() => outbox.done(telegram)))) break;
+          const acknowledged = await this.backlogCall(() => outbox.done(telegram).then(() => true));
+          if (!acknowledged) break;
         } else {
           outbox.spill();
           this.consumerFailed(result.outcome, result.reason);
@@ -108,25 +109,24 @@ export class DeliveryDriver {
   }
 
   /** The next batch; undefined (after a pause) when the backlog could not be read. */
-  private async readNext(): Promise<Buffer[] | undefined> {
-    let batch: Buffer[] = [];
-    return (await this.backlogCall(async () => void (batch = await this.options.outbox.next(REPLAY_BATCH)))) ? batch : undefined;
+  private readNext(): Promise<Buffer[] | undefined> {
+    return this.backlogCall(() => this.options.outbox.next(REPLAY_BATCH));
   }
 
-  /** A disk that fails a read or an acknowledgement is said once and tried again after a pause. */
-  private async backlogCall(call: () => Promise<void>): Promise<boolean> {
+  /** A disk that fails a read or an acknowledgement is said once and tried again after a pause (undefined). */
+  private async backlogCall<T>(call: () => Promise<T>): Promise<T | undefined> {
     try {
-      await call();
+      const value = await call();
       if (this.backlogFailing) {
         this.backlogFailing = false;
         this.options.log.info(`${this.options.name}: the backlog can be read again`);
       }
-      return true;
+      return value;
     } catch (err) {
       if (!this.backlogFailing) this.options.log.error(`${this.options.name}: the backlog cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); trying again`);
       this.backlogFailing = true;
       await this.pause(BACKLOG_RETRY_MS);
-      return false;
+      return undefined;
     }
   }
 
