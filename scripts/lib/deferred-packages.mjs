@@ -25,6 +25,7 @@ export function deferredPackagesPlugin({ repoRoot, packages, target }) {
           platform: 'node',
           format: 'cjs',
           target,
+          minify: true,
           write: false,
           logLevel: 'silent',
         });

@@ -1,6 +1,6 @@
 // Who else has the serial port open: only one program can read a meter, and "the port is busy" is only useful with
 // the name of the program to stop. Linux: every process's open files are links under /proc/PID/fd.
-import { readdir, readFile, readlink, realpath } from 'node:fs/promises';
+import { readdir, readFile, readlink, realpath } from '../platform/promised-fs.ts';
 import { basename } from 'node:path';
 
 export interface PortHolder {

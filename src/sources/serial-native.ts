@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { access } from '../platform/promised-fs.ts';
 import { constants } from 'node:fs';
 import type { SerialBackend } from './serial-backend.ts';
 

@@ -2,7 +2,7 @@
 // The serial source picks it automatically under Deno, where serialport's addon delivers no data, and on request on
 // Node (a platform without a prebuilt serialport addon). Linux only (`stty -F`).
 import type { Buffer } from 'node:buffer';
-import { realpath } from 'node:fs/promises';
+import { realpath } from '../platform/promised-fs.ts';
 import type { SerialBackend, SerialConnection } from './serial-backend.ts';
 import type { SerialSettings } from './serial-settings.ts';
 import { runStty, sttyArguments } from './stty.ts';

@@ -1,8 +1,7 @@
 // The little the spool needs from a file system, as a port: the real one below, and an in-memory one in the tests
 // that fails on purpose (ENOSPC, EIO, torn writes, a power cut) where a real disk cannot be made to, without root.
 // Errors carry Node's `code` (ENOENT, EEXIST, ENOSPC, EIO, ...), whichever implementation raised them.
-import * as fs from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import * as fs from '../../platform/promised-fs.ts';
 
 export interface SpoolFile {
   /** Bytes read into buffer[offset...] from `position`; 0 at the end of the file. */
@@ -35,30 +34,30 @@ export interface SpoolFs {
 }
 
 class NodeFile implements SpoolFile {
-  constructor(private readonly handle: FileHandle) {}
+  constructor(private readonly fd: number) {}
 
-  async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-    return (await this.handle.read(buffer, offset, length, position)).bytesRead;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    return fs.read(this.fd, buffer, offset, length, position);
   }
 
-  async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-    return (await this.handle.write(buffer, offset, length, position)).bytesWritten;
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    return fs.write(this.fd, buffer, offset, length, position);
   }
 
   truncate(length: number): Promise<void> {
-    return this.handle.truncate(length);
+    return fs.ftruncate(this.fd, length);
   }
 
   sync(): Promise<void> {
-    return this.handle.sync();
+    return fs.fsync(this.fd);
   }
 
   async size(): Promise<number> {
-    return (await this.handle.stat()).size;
+    return (await fs.fstat(this.fd)).size;
   }
 
   close(): Promise<void> {
-    return this.handle.close();
+    return fs.close(this.fd);
   }
 }
 
@@ -81,11 +80,11 @@ export const nodeFs: SpoolFs = {
   truncate: (path, length) => fs.truncate(path, length),
   unlink: (path) => fs.unlink(path),
   async syncDirectory(dir) {
-    const handle = await fs.open(dir, 'r');
+    const fd = await fs.open(dir, 'r');
     try {
-      await handle.sync();
+      await fs.fsync(fd);
     } finally {
-      await handle.close().catch(() => undefined);
+      await fs.close(fd).catch(() => undefined);
     }
   },
 };
