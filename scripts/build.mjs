@@ -15,7 +15,7 @@
 // --runtimes-only    just fetch and verify the pinned Node runtimes into the cache
 // --test-runtimes    just fetch and verify the runtimes only the tests use (pins.mjs TEST_RUNTIMES)
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -75,9 +75,14 @@ export async function main(args = process.argv.slice(2)) {
   const pkgNode = runtimes[process.arch];
   if (!pkgNode) throw new BuildError(`building the executables needs a linux-x64 or linux-arm64 host, not ${process.platform}-${process.arch}`);
 
+  const sea = await seaBundle({ entry: resolve(values.entry), outDir, version: values.version });
   const artifacts = [bundleFile];
-  for (const target of BINARY_TARGETS) {
-    artifacts.push(await buildBinary(target, { repoRoot, cacheDir, bundleFile, outDir, pkgNode, log }));
+  try {
+    for (const target of BINARY_TARGETS) {
+      artifacts.push(await buildBinary(target, { repoRoot, cacheDir, bundleFile: sea.bundleFile, assets: sea.assets, outDir, pkgNode, log }));
+    }
+  } finally {
+    await rm(sea.dir, { recursive: true, force: true });
   }
   artifacts.push(await buildPortableArchive({ repoRoot, cacheDir, bundleFile, version, commit, outDir, log }));
   artifacts.push(await writeInstaller({ repoRoot, outDir, version, baseUrl }));
@@ -88,6 +93,28 @@ export async function main(args = process.argv.slice(2)) {
   await writeChecksums(outDir, files);
   log(`SHA256SUMS covers ${files.join(', ')}`);
   report(artifacts);
+}
+
+/**
+ * The bundle the single executables run: the same program, with the deferred packages as SEA assets beside it
+ * (scripts/lib/deferred-packages.mjs), written with the asset files to a folder inside the output directory that
+ * the build removes again. Always the same path there: the executables embed the main script's path (stack traces
+ * name it), so the same commit built into the same directory gives the same bytes.
+ */
+async function seaBundle({ entry, outDir, version }) {
+  const dir = join(outDir, '.sea-bundle');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const seaAssets = new Map();
+  const bundleFile = join(dir, BUNDLE_NAME);
+  await bundle({ repoRoot, entry, outFile: bundleFile, log, version, seaAssets });
+  const assets = {};
+  for (const [name, bytes] of seaAssets) {
+    const file = join(dir, name.replace(/[^\w.-]/g, '_'));
+    await writeFile(file, bytes);
+    assets[name] = file;
+  }
+  return { dir, bundleFile, assets };
 }
 
 function report(files) {

@@ -36,8 +36,10 @@ export function versionInfo(repoRoot, versionOverride) {
  * the whole script as a string on the heap, and the executable's pages it was copied from stay mapped. Measured on the
  * x64 executable at idle (docs/BENCHMARK.md): 1.1 MiB less resident memory than the same bundle unminified. The
  * price is stack traces with short names; the program logs one-line errors, not stacks, so users never see them.
+ * With `seaAssets` (a Map), the bundle is the single executables' variant: the deferred packages go there, to be
+ * embedded as SEA assets, and the script reads them from the executable.
  */
-export async function bundle({ repoRoot, entry, outFile, log, version: versionOverride }) {
+export async function bundle({ repoRoot, entry, outFile, log, version: versionOverride, seaAssets }) {
   const { version, commit } = versionInfo(repoRoot, versionOverride);
   const addon = serialportAddonPlugin({ repoRoot });
   await mkdir(dirname(outFile), { recursive: true });
@@ -62,7 +64,7 @@ export async function bundle({ repoRoot, entry, outFile, log, version: versionOv
         'import.meta.url': '__dsmr_import_meta_url',
       },
       banner: { js: 'const __dsmr_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-      plugins: [deferredPackagesPlugin({ repoRoot, packages: DEFERRED_PACKAGES, target: TARGET }), lazyRequiresPlugin(), addon.plugin],
+      plugins: [deferredPackagesPlugin({ repoRoot, packages: DEFERRED_PACKAGES, target: TARGET, seaAssets }), lazyRequiresPlugin(), addon.plugin],
     });
   } catch (err) {
     const messages = (err.errors ?? []).map((e) => `${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`);

@@ -11,7 +11,7 @@
 //    HOME is unset and the uid has no passwd entry.
 // sea() is the simple pipeline (fetch-or-reuse runtime, generate the blob, postject) and accepts a Node SEA config,
 // whose `assets` embed the addon as a raw blob that the program reads with node:sea's getRawAsset(): the binary
-// holds the bundle byte for byte plus one addon, and runs no bootstrap besides Node's own.
+// holds the executables' bundle, the deflated packages it defers and one addon, and runs no bootstrap besides Node's own.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);

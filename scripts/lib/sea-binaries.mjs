@@ -6,9 +6,9 @@ import { NODE_VERSION, SEA_ADDON_ASSET } from './pins.mjs';
 import { hashFile, pkgHome } from './node-runtimes.mjs';
 import { BuildError, run } from './run.mjs';
 
-// Each single executable is stock Node 24 plus a SEA blob holding exactly two things: the bundle (as the main
-// script, unchanged) and that arch's glibc serialport addon (as the asset SEA_ADDON_ASSET), with its sha256 as the
-// asset SEA_ADDON_ASSET.sha256: the program names its extracted copy by it without loading node:crypto (2.4 MiB). Nothing is walked or
+// Each single executable is stock Node 24 plus a SEA blob holding exactly these: the executables' bundle (as the main
+// script, unchanged), the deflated packages it defers (`assets`, see deferred-packages.mjs), and that arch's glibc
+// serialport addon (as the asset SEA_ADDON_ASSET), with its sha256 as the asset SEA_ADDON_ASSET.sha256: the program names its extracted copy by it without loading node:crypto (2.4 MiB). Nothing is walked or
 // collected, so nothing else can get in. One pkg run per target, as each carries a different addon.
 
 const RUNNER = join(dirname(fileURLToPath(import.meta.url)), 'pkg-sea-runner.mjs');
@@ -17,7 +17,7 @@ export function binaryName(arch) {
   return `dsmr-datalogger-linux-${arch}`;
 }
 
-export async function buildBinary(target, { repoRoot, cacheDir, bundleFile, outDir, pkgNode, log }) {
+export async function buildBinary(target, { repoRoot, cacheDir, bundleFile, assets: deferred = {}, outDir, pkgNode, log }) {
   const addon = join(repoRoot, 'node_modules', '@serialport', 'bindings-cpp', 'prebuilds', target.prebuildDir, target.addon);
   if (!existsSync(addon)) throw new BuildError(`serialport prebuild missing: ${addon} (run npm ci)`);
 
@@ -28,7 +28,7 @@ export async function buildBinary(target, { repoRoot, cacheDir, bundleFile, outD
   log(`pkg --sea node${NODE_VERSION}-linux-${target.arch}`);
   const addonHash = `${output}.addon-sha256.partial`;
   await writeFile(addonHash, await hashFile(addon, 'sha256', 'hex'));
-  const assets = { [SEA_ADDON_ASSET]: addon, [`${SEA_ADDON_ASSET}.sha256`]: addonHash };
+  const assets = { ...deferred, [SEA_ADDON_ASSET]: addon, [`${SEA_ADDON_ASSET}.sha256`]: addonHash };
   const job = { entry: bundleFile, arch: target.arch, nodeVersion: NODE_VERSION, output: fromPkg, assets };
   await run(pkgNode, [RUNNER, JSON.stringify(job)], {
     cwd: repoRoot,
