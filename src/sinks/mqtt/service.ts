@@ -69,26 +69,51 @@ export class BrokerConnection {
     return this.connecting;
   }
 
-  /** Publishes every message in order, and resolves once the broker acknowledged them all. Never throws. */
-  async publishAll(connection: Connected, messages: Publish[]): Promise<DeliveryResult> {
+  /**
+   * Publishes every message in order, and resolves once the broker acknowledged them all. Never throws.
+   * One completion for the whole telegram (a counter, not a promise per publish), and one write: mqtt.js corks the
+   * socket for the tick, so all of a telegram's packets leave together.
+   */
+  publishAll(connection: Connected, messages: Publish[]): Promise<DeliveryResult> {
     const { client } = connection;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onClose: (() => void) | undefined;
-    // A connection that drops leaves mqtt.js's promises pending until it is ended: the close decides first.
-    const lost = new Promise<DeliveryResult>((resolve) => {
-      onClose = () => resolve({ outcome: 'unavailable', reason: 'connection to the broker lost' });
+    return new Promise<DeliveryResult>((resolve) => {
+      let left = messages.length;
+      let nudgeArmed = false;
+      let timer: ReturnType<typeof setTimeout> | undefined = undefined;
+      const finish = (result: DeliveryResult) => {
+        if (left < 0) return;
+        left = -1;
+        clearTimeout(timer);
+        client.removeListener('close', onClose);
+        if (result.outcome !== 'delivered') this.drop();
+        resolve(result);
+      };
+      // A connection that drops leaves mqtt.js's callbacks pending until it is ended: the close decides first.
+      const onClose = () => finish({ outcome: 'unavailable', reason: 'connection to the broker lost' });
+      // Brokers without TCP_NODELAY (mosquitto's default) send the first PUBACK of a burst and hold the rest behind
+      // Nagle until our kernel acknowledges it, which it delays by 40 ms: any packet of ours carries that
+      // acknowledgement at once, so a PINGREQ after a read that left PUBACKs outstanding releases them.
+      const nudge = () => {
+        nudgeArmed = false;
+        if (left > 0 && client.connected) client.sendPing();
+      };
+      const acked = (err?: Error) => {
+        if (left <= 0) return;
+        if (err) return finish(publishFailure(err));
+        if (--left === 0) return finish({ outcome: 'delivered' });
+        if (!nudgeArmed) {
+          nudgeArmed = true;
+          setImmediate(nudge);
+        }
+      };
       client.once('close', onClose);
-      timer = setTimeout(() => resolve({ outcome: 'unavailable', reason: `no PUBACK within ${this.options.timeoutMs / 1000} s` }), this.options.timeoutMs);
+      timer = setTimeout(() => finish({ outcome: 'unavailable', reason: `no PUBACK within ${this.options.timeoutMs / 1000} s` }), this.options.timeoutMs);
+      if (left === 0) return finish({ outcome: 'delivered' });
+      for (const m of messages) {
+        if (left < 0) break;
+        client.publish(m.topic, m.payload, { qos: 1, retain: m.retain }, acked);
+      }
     });
-    const acked = Promise.all(messages.map((m) => client.publishAsync(m.topic, m.payload, { qos: 1, retain: m.retain }))).then(
-      (): DeliveryResult => ({ outcome: 'delivered' }),
-      (err: unknown) => publishFailure(err),
-    );
-    const result = await Promise.race([acked, lost]);
-    clearTimeout(timer);
-    client.removeListener('close', onClose!);
-    if (result.outcome !== 'delivered') this.drop();
-    return result;
   }
 
   /** Says "offline" (retained) and disconnects cleanly; a broker that does not answer is cut off. */
@@ -166,6 +191,9 @@ async function clientOptions(c: MqttConfig, options: ServiceOptions): Promise<IC
     connectTimeout: options.timeoutMs,
     queueQoSZero: false,
     resubscribe: false,
+    // mqtt.js would restart its keep-alive timer at every PUBACK (33 a telegram); a PINGREQ every 30 s on a busy
+    // connection costs less.
+    reschedulePings: false,
     will: { topic: options.availabilityTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
     ...tls,
   };
