@@ -174,6 +174,8 @@ export class BrokerConnection {
 
 }
 
+const ignore = (): void => {};
+
 type BrokerOptions = IClientOptions & { host: string; port: number };
 
 /** The one connection set-up, for delivery and for `check`. */
@@ -200,6 +202,9 @@ async function clientOptions(c: MqttConfig, options: ServiceOptions): Promise<Br
     // Else mqtt-packet builds a Buffer for each of the 65,536 two-byte numbers at the first packet: 6.5 MiB of heap
     // (and every GC walks it), to save one two-byte allocation per packet.
     writeCache: false,
+    // mqtt.js traces each step of each packet through \`debug\` (a dozen calls a publish, each gathering its
+    // arguments into an array even when tracing is off); we never turn that tracing on.
+    log: ignore,
     will: { topic: options.availabilityTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
     ...tls,
   };
