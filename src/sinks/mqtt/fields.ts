@@ -7,7 +7,7 @@
 // Timestamps are UTC, "2016-11-13T19:57:57Z", as DSMR-reader's JSON encoder writes them by default.
 
 import { decodeTelegram, type DecodedTelegram, type DecodedTimestamp, type DecodedValue, type MbusChannel } from '../../decode/decode.ts';
-import { mbusChannel, parseObis } from '../../decode/obis.ts';
+import { mbusChannel, parseObis, type ObisCode } from '../../decode/obis.ts';
 import { isEuropeanSummerTime } from '../../simulate/dutch-time.ts';
 
 /** What a field measures: picks Home Assistant's device class, state class and the unit to assume. */
@@ -139,9 +139,9 @@ export function readingOf(t: DecodedTelegram): Reading {
     taken.add(spec.name);
     fields.push({ name: spec.name, group: spec.group, quantity: spec.quantity, value, unit, device, title: spec.title });
   };
-  const codes = new Set(t.objects.map((o) => meterCode(o.obis)));
+  const codes = new Set(t.objects.map((o) => codeOf(o.obis).meter));
   for (const o of t.objects) {
-    let code = meterCode(o.obis);
+    let code = codeOf(o.obis).meter;
     if (code && TOTAL_AS_TARIFF_1[code] && !codes.has(TOTAL_AS_TARIFF_1[code])) code = TOTAL_AS_TARIFF_1[code];
     const spec = code ? BY_CODE.get(code) : undefined;
     if (!spec) continue;
@@ -183,9 +183,25 @@ function rank(name: string): number {
   return ORDER.size + (m ? Number(m[1]) * 2 + (m[2] === 'delivered' ? 1 : 0) : 100);
 }
 
+/**
+ * The OBIS text parsed, and its meter code: remembered, since a meter sends the same few dozen codes in every
+ * telegram and parsing them again was most of the time spent here. Bounded, for a stream of garbage codes.
+ */
+const KNOWN_CODES = new Map<string, { obis: ObisCode | null; meter: string | null }>();
+const MAX_KNOWN_CODES = 512;
+
+function codeOf(text: string): { obis: ObisCode | null; meter: string | null } {
+  let known = KNOWN_CODES.get(text);
+  if (known) return known;
+  if (KNOWN_CODES.size >= MAX_KNOWN_CODES) KNOWN_CODES.clear();
+  const obis = parseObis(text);
+  known = { obis, meter: meterCode(obis) };
+  KNOWN_CODES.set(text, known);
+  return known;
+}
+
 /** "1-0:1.8.1" for the electricity meter's codes (some meters number it 1-1:), "0-0:..." as is; null for M-Bus. */
-function meterCode(obis: string): string | null {
-  const o = parseObis(obis);
+function meterCode(o: ObisCode | null): string | null {
   if (!o || mbusChannel(o) !== null) return null;
   return o.a === 1 && !BY_CODE.has(o.code) && !TOTAL_AS_TARIFF_1[o.code] ? `1-0:${o.c}.${o.d}.${o.e}` : o.code;
 }
@@ -219,7 +235,7 @@ function mediumOf(ch: MbusChannel): MbusDevice['medium'] {
 function lastReading(t: DecodedTelegram, channel: number): { time: DecodedValue | undefined; value: DecodedValue | undefined } | null {
   let found: { time: DecodedValue | undefined; value: DecodedValue | undefined } | null = null;
   for (const o of t.objects) {
-    const obis = parseObis(o.obis);
+    const { obis } = codeOf(o.obis);
     if (!obis || mbusChannel(obis) !== channel || obis.c !== 24) continue;
     const cde = `${obis.d}.${obis.e}`;
     if (cde === '2.1' || cde === '2.3') found = { time: o.values[0], value: o.values[1] };

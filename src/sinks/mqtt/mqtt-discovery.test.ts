@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { discoveryConfigs, nodeId } from './discovery.ts';
-import { readTelegram } from './fields.ts';
+import { readTelegram, type Reading } from './fields.ts';
+import { sensorsOf } from './sink.ts';
 import { fixture, repoRoot, telegramEntries } from '../../../test/helpers/fixtures.ts';
 
 const expectedDir = join(repoRoot, 'test', 'fixtures', 'expected');
@@ -109,5 +110,24 @@ describe('Home Assistant discovery', () => {
     const c = configs('at-sagemcom-wh-units');
     const node = [...c.values()][0].device.identifiers[0];
     expect(node).toBe('dsmr_EST5_253710000_A');
+  });
+
+  it('the sensors key (what decides whether configs are built again) changes exactly when the configs do', () => {
+    // Configs are built only when sensorsOf differs from the last acknowledged: two readings with the same key must
+    // have the same configs, whatever their values.
+    const byKey = new Map<string, string>();
+    for (const entry of telegramEntries()) {
+      const reading = readTelegram(fixture(entry.file));
+      const built = JSON.stringify(discoveryConfigs('dsmr', reading));
+      const seen = byKey.get(sensorsOf(reading));
+      if (seen !== undefined) expect(built).toBe(seen);
+      byKey.set(sensorsOf(reading), built);
+    }
+    const reading = readTelegram(telegramOf('nl-dsmr-4.2-power-failure-log'));
+    const withValues = (change: (r: Reading) => Reading) => sensorsOf(change(structuredClone(reading)));
+    expect(withValues((r) => ({ ...r, fields: r.fields.map((f) => ({ ...f, value: `${f.value}9` })) }))).toBe(sensorsOf(reading));
+    expect(withValues((r) => ({ ...r, fields: r.fields.map((f, i) => (i === 1 ? { ...f, unit: 'Wh' } : f)) }))).not.toBe(sensorsOf(reading));
+    expect(withValues((r) => ({ ...r, fields: r.fields.slice(1) }))).not.toBe(sensorsOf(reading));
+    expect(withValues((r) => ({ ...r, meter: { ...r.meter, id: 'another meter' } }))).not.toBe(sensorsOf(reading));
   });
 });
