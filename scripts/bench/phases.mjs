@@ -127,6 +127,15 @@ export async function measureSteady(ctx, spec) {
   try {
     const pid = subject.pid;
     result.readyMs = await subject.waitUntilOpen(pty.devicePts);
+    // Idle is read after the first telegram has been delivered: an output that connects at first use (MQTT) is then
+    // connected, as it is between telegrams for as long as the program runs. That telegram is a warm-up one.
+    const warmup = options.latencyWarmup;
+    const paced = telegrams.slice(0, warmup + options.latencyTelegrams);
+    server.expect(paced);
+    await pty.write(paced[0]);
+    await server.waitForCount(1, 10_000).catch((err) => {
+      throw new Error(`the first telegram: ${err.message}; ${subject.describe()}`);
+    });
     await sleep(options.idleSeconds * 1000);
     if (subject.exited) throw new Error(`it ended while idle: ${subject.describe()}`);
     const idle = memory(pid);
@@ -138,10 +147,7 @@ export async function measureSteady(ctx, spec) {
     ctx.progress(`${spec.label}: idle ${mib(idle.rss)} MiB resident (${mib(idle.anon)} anonymous, ${mib(idle.file)} file-backed) after ${options.idleSeconds} s`);
 
     // Latency, paced: one telegram, wait for it at the server, then the next one `interval` after the previous write.
-    const warmup = options.latencyWarmup;
-    const paced = telegrams.slice(0, warmup + options.latencyTelegrams);
     const sampler = memorySampler(pid);
-    server.expect(paced);
     const pacedNoise = noiseMeter();
     const io0 = io(pid);
     const times0 = cpuTimes(pid);
@@ -150,6 +156,7 @@ export async function measureSteady(ctx, spec) {
     const t0 = performance.now();
     const latencies = [];
     for (const [i, telegram] of paced.entries()) {
+      if (i === 0) continue;
       const writtenAt = await pty.write(telegram);
       await server.waitForCount(i + 1, 10_000).catch((err) => {
         throw new Error(`telegram ${i} of the paced run: ${err.message}; ${subject.describe()}`);
@@ -166,7 +173,7 @@ export async function measureSteady(ctx, spec) {
     const io1 = io(pid);
     const healthySeconds = (t1 - t0) / 1000;
     result.paced = {
-      telegrams: paced.length,
+      telegrams: paced.length - 1,
       seconds: healthySeconds,
       connections: server.connections,
       mismatches: server.mismatches,
@@ -181,21 +188,21 @@ export async function measureSteady(ctx, spec) {
       // In feeding order, for looking at when the slow ones happened.
       samples: latencies.map((ms) => Math.round(ms * 1000) / 1000),
     };
-    result.cpuPacedPer1000 = cpuSecondsPer1000(ticks1 - ticks0, ticksPerSecond, paced.length);
+    result.cpuPacedPer1000 = cpuSecondsPer1000(ticks1 - ticks0, ticksPerSecond, paced.length - 1);
     result.cpuPacedSplitPer1000 = {
-      user: cpuSecondsPer1000(times1.user - times0.user, ticksPerSecond, paced.length),
-      system: cpuSecondsPer1000(times1.system - times0.system, ticksPerSecond, paced.length),
+      user: cpuSecondsPer1000(times1.user - times0.user, ticksPerSecond, paced.length - 1),
+      system: cpuSecondsPer1000(times1.system - times0.system, ticksPerSecond, paced.length - 1),
     };
     result.healthy = {
       seconds: healthySeconds,
-      telegramsPerSecond: paced.length / healthySeconds,
+      telegramsPerSecond: (paced.length - 1) / healthySeconds,
       writeBytes: io1.writeBytes - io0.writeBytes,
       wchar: io1.wchar - io0.wchar,
       dataDirGrowthBytes: treeBytes(dataDir) - dir0,
     };
     result.healthy.writeBytesPerHour = perHour(result.healthy.writeBytes, healthySeconds);
     result.healthy.dataDirGrowthPerHour = perHour(Math.max(0, result.healthy.dataDirGrowthBytes), healthySeconds);
-    result.connectionsPer1000 = (server.connections / paced.length) * 1000;
+    result.connectionsPer1000 = (server.connections / (paced.length - 1)) * 1000;
     ctx.progress(
       `${spec.label}: latency p50 ${result.latencyMs.p50.toFixed(2)} ms, p99 ${result.latencyMs.p99.toFixed(2)} ms over ${latencies.length}; ` +
         `${result.healthy.writeBytes} bytes written to disk in ${healthySeconds.toFixed(1)} s; ` +
@@ -215,6 +222,11 @@ export async function measureSteady(ctx, spec) {
       throw new Error(`the fast run: ${err.message}; ${subject.describe()}`);
     });
     const t3 = performance.now();
+    // The MQTT set-up's work is done when the broker has it too: until then its publishes still cost memory and CPU.
+    if (spec.env?.DSMR_DATALOGGER_MQTT_URL && ctx.broker) {
+      result.mqttCaughtUpMs = await brokerQuiet(ctx.broker, options.cpuTimeoutSeconds * 1000);
+      ctx.progress(`${spec.label}: mosquitto_sub quiet ${result.mqttCaughtUpMs.toFixed(0)} ms after the API had the fast run`);
+    }
     result.fastNoise = fastNoise();
     await settledTicks(pid);
     const times3 = cpuTimes(pid);
@@ -251,6 +263,20 @@ export async function measureSteady(ctx, spec) {
   }
   ctx.progress(`${spec.label}: SIGTERM to exit ${result.stop.ms.toFixed(0)} ms (${result.stop.code ?? result.stop.signal})`);
   return result;
+}
+
+/** Waits until the broker has received nothing new for a second; how long after the call its last message came. */
+async function brokerQuiet(broker, timeoutMs) {
+  const start = performance.now();
+  let count = broker.received();
+  let changedAt = start;
+  while (performance.now() - changedAt < 1000) {
+    if (performance.now() - start > timeoutMs) throw new Error(`the broker was still receiving after ${timeoutMs} ms`);
+    await sleep(100);
+    const now = broker.received();
+    if (now !== count) [count, changedAt] = [now, performance.now()];
+  }
+  return changedAt - start;
 }
 
 /**
