@@ -24,6 +24,18 @@ export interface BadRange {
   tail: boolean;
 }
 
+/**
+ * Where one replay batch is read: a buffer the spool reuses from batch to batch, so a replay makes no garbage per
+ * batch (fresh buffers live long enough to be promoted and then wait for a full collection, megabytes of them).
+ */
+export interface BatchArena {
+  buffer: Buffer;
+  /** Bytes at the start already handed out in this batch. */
+  used: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+const SHORT: Probe = { kind: 'short', bytes: RECORD_HEADER_BYTES };
 const SCAN_WINDOW_BYTES = Math.max(512 * 1024, MAX_RECORD_BYTES);
 /** Read-ahead of a batch read: about 256 DSMR 5 telegrams, the replay's batch. */
 export const READ_AHEAD_BYTES = 256 * 1024;
@@ -51,12 +63,18 @@ export class SegmentReader {
     return this.badFrom(at, limit);
   }
 
-  /** Up to `max` records from `at` on, payloads as views, with the bad ranges met on the way (`known` are skipped unread). */
-  async readBatch(at: number, limit: number, max: number, known: readonly BadRange[]): Promise<(RecordAt | BadRange)[]> {
+  /**
+   * Up to `max` records from `at` on, payloads as views, with the bad ranges met on the way (`known` are skipped
+   * unread). With an arena, the bytes are read into its free part, after what earlier calls of the same batch
+   * handed out; what does not fit there is read into fresh buffers.
+   */
+  async readBatch(at: number, limit: number, max: number, known: readonly BadRange[], arena?: BatchArena): Promise<(RecordAt | BadRange)[]> {
     const found: (RecordAt | BadRange)[] = [];
     let records = 0;
-    let chunk: Buffer = Buffer.alloc(0);
+    let chunk: Buffer = EMPTY;
     let chunkStart = at;
+    // Where the chunk lies in the arena (-1: a buffer of its own).
+    let chunkInArena = -1;
     while (records < max && at < limit) {
       const knownBad = known.find((range) => range.start === at);
       if (knownBad) {
@@ -64,18 +82,32 @@ export class SegmentReader {
         at = knownBad.end;
         continue;
       }
-      let probe: Probe = at >= chunkStart && at < chunkStart + chunk.length ? probeRecord(chunk, at - chunkStart, chunk.length) : { kind: 'short', bytes: RECORD_HEADER_BYTES };
+      let probe: Probe = at >= chunkStart && at < chunkStart + chunk.length ? probeRecord(chunk, at - chunkStart, chunk.length) : SHORT;
       if (probe.kind === 'short' && chunkStart + chunk.length < limit) {
-        // A fresh buffer, not a reused one: the views handed out earlier keep the previous one alive as it is.
         const want = Math.min(limit - at, Math.max(probe.bytes, Math.min(READ_AHEAD_BYTES, (max - records) * TYPICAL_RECORD_BYTES)));
-        chunk = await this.readFresh(at, want);
+        const room = arena ? arena.buffer.length - arena.used : 0;
+        if (arena && room >= probe.bytes) {
+          chunkInArena = arena.used;
+          chunk = await this.readInto(arena.buffer.subarray(chunkInArena, chunkInArena + Math.min(want, room)), at);
+        } else {
+          chunkInArena = -1;
+          chunk = await this.readFresh(at, want);
+        }
         chunkStart = at;
         probe = probeRecord(chunk, 0, chunk.length);
+        if (probe.kind === 'short' && chunk.length < probe.bytes && at + chunk.length < limit) {
+          // Larger than the guess, or than the room left in the arena: once more, in a buffer that holds it all.
+          chunkInArena = -1;
+          chunk = await this.readFresh(at, Math.min(limit - at, Math.max(probe.bytes, want)));
+          probe = probeRecord(chunk, 0, chunk.length);
+        }
       }
       if (probe.kind === 'record') {
         const offset = at - chunkStart;
         const end = at + probe.bytes;
         found.push({ kind: 'record', start: at, end, readAt: probe.readAt, payload: chunk.subarray(offset + probe.headerBytes, offset + probe.bytes) });
+        // The arena is free after the last view handed out.
+        if (arena && chunkInArena >= 0) arena.used = chunkInArena + offset + probe.bytes;
         records += 1;
         at = end;
         continue;
@@ -94,11 +126,15 @@ export class SegmentReader {
     return filled === RECORD_HEADER_BYTES && headerBytesAt(header, 0) === RECORD_HEADER_BYTES ? header.readUIntLE(12, 6) : undefined;
   }
 
-  private async readFresh(at: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length);
+  // A fresh buffer, not a reused one: views handed out earlier keep theirs alive as it is.
+  private readFresh(at: number, length: number): Promise<Buffer> {
+    return this.readInto(Buffer.allocUnsafe(length), at);
+  }
+
+  private async readInto(buffer: Buffer, at: number): Promise<Buffer> {
     const filled = await readInto(this.file, buffer, at);
     // The file shrank under us (someone else truncated it): what is missing reads as damage.
-    return filled < length ? buffer.subarray(0, filled) : buffer;
+    return filled < buffer.length ? buffer.subarray(0, filled) : buffer;
   }
 
   private async badFrom(at: number, limit: number): Promise<BadRange> {
