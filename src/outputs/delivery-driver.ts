@@ -30,7 +30,7 @@ export interface DeliveryDriverOptions {
   retry?: RetryPolicies;
 }
 
-const REPLAY_BATCH = 256;
+const REPLAY_BATCH = 32;
 /** The spool promises that a telegram read while its consumer is unreachable is written within a second. */
 export const SLOW_ANSWER_MS = 1000;
 const BACKLOG_RETRY_MS = 5000;
