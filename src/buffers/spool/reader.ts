@@ -4,7 +4,7 @@
 // A record counts only when its CRC matches; anything else becomes a "bad" range up to the next intact record (or
 // the end of the data), which the caller skips and counts.
 import type { SpoolFile } from './fs-port.ts';
-import { MAX_RECORD_BYTES, RECORD_HEADER_BYTES, RECORD_MAGIC_PREFIX, headerBytesAt, probeRecord, type Probe } from './record.ts';
+import { MAX_RECORD_BYTES, MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES, RECORD_MAGIC_PREFIX, headerBytesAt, probeRecord, type Probe } from './record.ts';
 
 export interface RecordAt {
   kind: 'record';
@@ -61,6 +61,29 @@ export class SegmentReader {
     const probe = await this.probeInWindow(at, limit);
     if (probe.kind === 'record') return { kind: 'record', start: at, end: at + probe.bytes, readAt: probe.readAt };
     return this.badFrom(at, limit);
+  }
+
+  /**
+   * Like scan(), for opening a spool without reading every payload's CRC: a record whose header is sound and
+   * which is followed by another record's magic is taken on trust (its CRC is checked when it is replayed, and a
+   * bad one is skipped and counted then). The last record before `limit`, where a crash tears a write, and
+   * anything that does not look right is checked in full, as by scan().
+   */
+  async walk(at: number, limit: number): Promise<RecordAt | BadRange> {
+    if (limit - at > RECORD_HEADER_BYTES) {
+      const offset = this.inWindow(at, RECORD_HEADER_BYTES) ?? (await this.load(at, RECORD_HEADER_BYTES, limit));
+      const window = this.window as Buffer;
+      const headerBytes = this.windowLength - offset >= RECORD_HEADER_BYTES ? headerBytesAt(window, offset) : -1;
+      const length = headerBytes > 0 ? window.readUInt32LE(offset + 4) : -1;
+      const end = at + headerBytes + length;
+      if (headerBytes > 0 && length <= MAX_RECORD_PAYLOAD_BYTES && end + RECORD_HEADER_BYTES <= limit) {
+        // Read before the window may move on to `end`.
+        const readAt = headerBytes === RECORD_HEADER_BYTES ? window.readUIntLE(offset + 12, 6) : undefined;
+        const next = this.inWindow(end, 4) ?? (await this.load(end, 4, limit));
+        if (this.windowLength - next >= 4 && headerBytesAt(this.window as Buffer, next) > 0) return { kind: 'record', start: at, end, readAt };
+      }
+    }
+    return this.scan(at, limit);
   }
 
   /**
@@ -171,6 +194,11 @@ export class SegmentReader {
       at = candidate + 1;
     }
     return undefined;
+  }
+
+  // Where `at` is in the window when [at, at + length) is there: no await for the common case of a walk.
+  private inWindow(at: number, length: number): number | undefined {
+    return this.window && at >= this.windowStart && at + length <= this.windowStart + this.windowLength ? at - this.windowStart : undefined;
   }
 
   // Makes bytes [at, at + length) available in the window, as far as the file has them, and returns where `at` is in it.

@@ -79,7 +79,10 @@ export class SegmentSet {
 
   // ---- opening -------------------------------------------------------------------------------------------
 
-  /** Finds and validates every segment; damaged bytes are skipped and counted. Returns the next sequence number. */
+  /**
+   * Finds every segment and walks its records (a torn tail is cut off; damage elsewhere is skipped and counted, here
+   * or when it is replayed: SegmentReader.walk). Returns the next sequence number.
+   */
   async load(cursor: CursorPosition | undefined): Promise<number> {
     const found = (await this.fs.readdir(this.dir))
       .map((name) => SEGMENT_NAME.exec(name))
@@ -128,7 +131,7 @@ export class SegmentSet {
       const reader = new SegmentReader(file);
       let at = 0;
       while (at < size) {
-        const found = await reader.scan(at, size);
+        const found = await reader.walk(at, size);
         if (found.kind === 'bad') {
           bad.push(found);
           if (found.end > ackedUpTo) this.reportDamage(path, found);
@@ -230,6 +233,11 @@ export class SegmentSet {
       if (through > Math.max(this.headSeq, head.firstSeq)) {
         this.headOffset = end?.segment === head ? end.offset : await this.offsetOf(head, through);
         this.headSeq = through;
+      }
+      // Every byte of it delivered, yet fewer records than counted at open (damage met while replaying): done too.
+      if (head.sealed && this.headOffset >= head.size) {
+        await this.removeHead();
+        continue;
       }
       break;
     }

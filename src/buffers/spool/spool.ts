@@ -112,7 +112,9 @@ export class Spool implements Backlog {
   }
 
   /**
-   * Opens (creating the directory if needed) and validates every segment; damaged bytes are skipped and counted.
+   * Opens (creating the directory if needed) and walks every segment's record headers (a day's backlog in a
+   * fraction of a second, without reading every payload's CRC: that is checked as each record is replayed); a torn
+   * tail is cut off, damaged bytes are skipped and counted, at open or when replayed.
    * A directory in a format this release does not know is refused (SpoolFormatError) and left as it is.
    */
   static async open(opts: SpoolOptions): Promise<Spool> {
