@@ -47,7 +47,13 @@ export class SegmentReader {
   private windowStart = 0;
   private windowLength = 0;
 
-  constructor(private readonly file: SpoolFile) {}
+  /** `window`: a scan buffer to use instead of one of its own (opening a spool walks every segment with one). */
+  constructor(
+    private readonly file: SpoolFile,
+    window?: Buffer,
+  ) {
+    this.window = window;
+  }
 
   close(): Promise<void> {
     return this.file.close();
@@ -204,12 +210,17 @@ export class SegmentReader {
   // Makes bytes [at, at + length) available in the window, as far as the file has them, and returns where `at` is in it.
   private async load(at: number, length: number, limit: number): Promise<number> {
     if (this.window && at >= this.windowStart && at + length <= this.windowStart + this.windowLength) return at - this.windowStart;
-    this.window ??= Buffer.allocUnsafe(SCAN_WINDOW_BYTES);
+    this.window ??= newScanWindow();
     const want = Math.min(this.window.length, limit - at);
     this.windowStart = at;
     this.windowLength = await readInto(this.file, this.window.subarray(0, want), at);
     return 0;
   }
+}
+
+/** The buffer scan() and walk() read through. */
+export function newScanWindow(): Buffer {
+  return Buffer.allocUnsafe(SCAN_WINDOW_BYTES);
 }
 
 async function readInto(file: SpoolFile, buffer: Buffer, position: number): Promise<number> {
