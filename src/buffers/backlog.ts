@@ -7,7 +7,10 @@ export interface Backlog {
   readonly bytes: number;
   /** Epoch ms at which the oldest waiting telegram was read; undefined when none waits (or it is not known). */
   readonly oldestReadAt: number | undefined;
-  /** The oldest waiting telegrams, in order, without removing them. */
+  /**
+   * The oldest waiting telegrams, in order, without removing them. They may be views of a buffer the next call
+   * reuses: a consumer done with its post() must keep no reference to them.
+   */
   readBatch(max: number): Promise<Buffer[]>;
   /** The first n of them were delivered (or set aside). */
   ack(n: number): Promise<void>;

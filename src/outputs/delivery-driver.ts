@@ -21,13 +21,16 @@ export interface DeliveryDriverOptions {
   outbox: Outbox;
   clock: Clock;
   log: Logger;
-  /** A telegram the consumer refused for good, with its reason: kept for the user to inspect, never retried. */
+  /**
+   * A telegram the consumer refused for good, with its reason: kept for the user to inspect, never retried. The
+   * bytes are valid during the call only (a view of the backlog's batch buffer): copy them to keep them.
+   */
   setAside(telegram: Buffer, reason: string): void;
   random?: () => number;
   retry?: RetryPolicies;
 }
 
-const REPLAY_BATCH = 256;
+const REPLAY_BATCH = 32;
 /** The spool promises that a telegram read while its consumer is unreachable is written within a second. */
 export const SLOW_ANSWER_MS = 1000;
 const BACKLOG_RETRY_MS = 5000;
@@ -79,6 +82,9 @@ export class DeliveryDriver {
         await outbox.whenMore();
         continue;
       }
+      // A telegram's acknowledgement (a cursor write while replaying) runs beside the next one's post, not before
+      // it: a kill meanwhile sends those two again (at least once), and the cursor never passes an undelivered one.
+      let acknowledging: Promise<boolean | undefined> | undefined;
       for (const telegram of batch) {
         if (this.stopping) return;
         // A consumer that takes long to answer may be gone: what the meter sends meanwhile goes to disk, not only memory.
@@ -89,15 +95,16 @@ export class DeliveryDriver {
         clock.clearTimeout(slow);
         if (this.handedOver) return;
         this.noteAnswer(result);
+        // If the backlog cannot record one, it goes again later with those after it: at least once, never lost.
+        if (acknowledging && !(await acknowledging)) break;
+        acknowledging = undefined;
         if (result.outcome === 'delivered' || result.outcome === 'rejected') {
           if (result.outcome === 'delivered') {
             this.stats.delivered++;
             this.lastDeliveredAt = clock.now();
           } else this.reject(telegram, result.reason);
           this.consumerAnswered();
-          // If the backlog cannot record it, the telegram goes again later: at least once, never lost.
-          const acknowledged = await this.backlogCall(() => outbox.done(telegram).then(() => true));
-          if (!acknowledged) break;
+          acknowledging = this.backlogCall(() => outbox.done(telegram).then(() => true));
         } else {
           outbox.spill();
           this.consumerFailed(result.outcome, result.reason);
@@ -105,6 +112,7 @@ export class DeliveryDriver {
           break;
         }
       }
+      await acknowledging;
     }
   }
 

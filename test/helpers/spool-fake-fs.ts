@@ -70,6 +70,7 @@ export class FakeFs implements SpoolFs {
   /** Bytes the spool handed to write(), per file name. */
   readonly written = new Map<string, number>();
   writeCalls = 0;
+  readCalls = 0;
   syncCalls = 0;
   faultsInjected = 0;
   readonly faultsByKind = new Map<FaultKind, number>();
@@ -224,6 +225,7 @@ class FakeFile implements SpoolFile {
   }
 
   async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    this.fs.readCalls += 1;
     this.alive();
     const fault = this.fs.fault('read', this.path);
     if (fault) throw fsError(fault.code, `read ${this.path} (injected)`);

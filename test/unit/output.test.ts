@@ -5,6 +5,8 @@ import { SLOW_ANSWER_MS } from '../../src/outputs/delivery-driver.ts';
 import type { DeliveryResult } from '../../src/sinks/sink.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { MemoryBacklog } from '../helpers/memory-backlog.ts';
+import { FakeClock as SpoolClock, FakeFs } from '../helpers/spool-fake-fs.ts';
+import { Spool } from '../../src/buffers/spool/index.ts';
 import { recordingLogger, ScriptedSink, type Answer } from '../helpers/scripted.ts';
 
 // One output alone: a scripted consumer, a backlog in memory (durability is the spool's own test subject), fake time.
@@ -202,5 +204,62 @@ describe('Output, when the backlog fails', () => {
     expect(sink.received).toEqual(['old', 'new']);
     expect(log.lines.filter((l) => l.includes('cannot be read'))).toEqual(['ERROR http://server: the backlog cannot be read (EIO); trying again']);
     expect(log.lines.filter((l) => l.includes('can be read again'))).toHaveLength(1);
+  });
+});
+
+// The replay with the real spool on a file system the test can kill: acknowledgements run beside the next post,
+// so a kill at any moment may send the telegrams in flight again, never fewer.
+describe('Output replaying a spool', () => {
+  const telegrams = Array.from({ length: 600 }, (_, n) => `telegram ${String(n).padStart(4, '0')}`);
+
+  async function killDuringReplay(killAtPost: number, serverGotIt: boolean): Promise<{ deliveredBeforeKill: string[]; survivors: string[] }> {
+    const clock = new SpoolClock();
+    const fs = new FakeFs(clock);
+    const options = { dir: '/spool/server', maxBytes: 10 * 1024 * 1024, segmentBytes: 4096, fs, clock };
+    const filling = await Spool.open(options);
+    for (const t of telegrams) filling.append(Buffer.from(t), clock.now());
+    await filling.close();
+
+    const delivered: string[] = [];
+    let deliveredBeforeKill: string[] | undefined;
+    let posts = 0;
+    const sink = new ScriptedSink((t) => {
+      if (++posts < killAtPost) {
+        delivered.push(t);
+        return ok;
+      }
+      // kill -9 while this post is in flight (what runs beside it has had its time), before or after the server
+      // took it; the process never hears back.
+      if (serverGotIt) delivered.push(t);
+      clock.setTimeout(() => {
+        fs.kill();
+        deliveredBeforeKill = [...delivered];
+      }, 1);
+      return new Promise<DeliveryResult>(() => undefined);
+    });
+    const backlog = await Spool.open(options);
+    const output = new Output({ name: 'http://server', sink, backlog, clock, log: recordingLogger(), minIntervalMs: 0, setAside: () => undefined });
+    output.start();
+    for (let turn = 0; turn < 10_000 && deliveredBeforeKill === undefined; turn++) await clock.advance(1);
+    // What the dead process had already handed to the kernel still lands (its open files are gone).
+    await clock.advance(10);
+    clock.forget();
+    expect(deliveredBeforeKill, 'the kill came').toBeDefined();
+    const restarted = await Spool.open(options);
+    const survivors = (await restarted.readBatch(Number.MAX_SAFE_INTEGER)).map((b) => b.toString('latin1'));
+    return { deliveredBeforeKill: deliveredBeforeKill!, survivors };
+  }
+
+  it('sends again after a kill at most the two telegrams whose acknowledgements were in flight, and loses none', async () => {
+    for (const killAtPost of [1, 2, 3, 17, 255, 256, 257, 258, 300, 511, 599, 600]) for (const serverGotIt of [false, true]) {
+      const { deliveredBeforeKill, survivors } = await killDuringReplay(killAtPost, serverGotIt);
+      const what = `kill at post ${killAtPost} (${serverGotIt ? 'after' : 'before'} the server took it)`;
+      // Nothing lost: what waits after the restart runs, in order, from near where the kill came to the end.
+      const first = telegrams.indexOf(survivors[0] ?? '');
+      expect(survivors, what).toEqual(telegrams.slice(first < 0 ? telegrams.length : first));
+      expect(first < 0 ? telegrams.length : first, what).toBeLessThanOrEqual(deliveredBeforeKill.length);
+      // Sent again: only those delivered while their acknowledgement (or the one before) had not reached the disk.
+      expect(deliveredBeforeKill.length - (first < 0 ? telegrams.length : first), what).toBeLessThanOrEqual(2);
+    }
   });
 });

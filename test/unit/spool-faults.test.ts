@@ -289,16 +289,49 @@ describe('Spool writes', () => {
 });
 
 describe('Spool reads', () => {
-  it('hands out a batch as views of one buffer read from disk', async () => {
-    const { open } = machine();
+  it('hands out a batch as views of one buffer read from disk, the same buffer batch after batch', async () => {
+    const { fs, open } = machine();
     const spool = await open();
-    for (let n = 0; n < 200; n++) spool.append(telegram(n));
+    for (let n = 0; n < 400; n++) spool.append(telegram(n));
     await spool.close();
     const reopened = await open();
+    const readsBefore = fs.readCalls;
     const batch = await reopened.readBatch(200);
     expect(batch.map(numberOf)).toEqual(range(0, 200));
-    expect(new Set(batch.map((payload) => payload.buffer)).size).toBe(1);
-    expect(batch[0].buffer.byteLength).toBeLessThan(200 * RECORD_BYTES + 4096);
+    expect(fs.readCalls - readsBefore, 'one read for the whole batch').toBe(1);
+    const buffers = new Set(batch.map((payload) => payload.buffer));
+    expect(buffers.size).toBe(1);
+    expect(batch[0].buffer.byteLength).toBeLessThanOrEqual(256 * 1024);
+    await reopened.ack(200);
+    // No garbage per batch: the next one is read into the same buffer (the views of the last one are done with).
+    const next = await reopened.readBatch(200);
+    expect(next.map(numberOf)).toEqual(range(200, 400));
+    expect(new Set(next.map((payload) => payload.buffer))).toEqual(buffers);
+  });
+
+  it('reads a batch across many segments, past the room of its buffer, and records larger than its guess', async () => {
+    const { events, open } = machine();
+    // About 110 records per segment: a batch of 500 spans five segments and outgrows the batch buffer in the third.
+    const spool = await open({ segmentBytes: 100_000 });
+    for (let n = 0; n < 3000; n++) spool.append(telegram(n));
+    await spool.close();
+    const reopened = await open({ segmentBytes: 100_000 });
+    let expected = 0;
+    for (let batch = await reopened.readBatch(500); batch.length > 0; batch = await reopened.readBatch(500)) {
+      expect(batch.map(numberOf)).toEqual(range(expected, expected + batch.length));
+      expected += batch.length;
+      await reopened.ack(batch.length);
+    }
+    expect(expected).toBe(3000);
+    // One at a time, telegrams larger than the 1 KiB a record is guessed at.
+    const big = (n: number) => Buffer.concat([TELEGRAM, TELEGRAM, TELEGRAM, Buffer.from(`#${String(n).padStart(7, '0')}`)]);
+    for (let n = 0; n < 5; n++) reopened.append(big(n));
+    for (let n = 0; n < 5; n++) {
+      const [one] = await reopened.readBatch(1);
+      expect(one).toEqual(big(n));
+      await reopened.ack(1);
+    }
+    expect(events).toEqual([]);
   });
 
   it('reads ahead a bounded amount however large the batch asked for', async () => {

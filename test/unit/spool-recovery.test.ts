@@ -106,6 +106,29 @@ describe('Spool recovery', () => {
     await second.spool.close();
   });
 
+  it('opens without reading every payload, yet finds a damaged length or magic at open, and never hands out a damaged record', async () => {
+    const { bytes, name } = await fiveRecordSegment();
+    const recordBytes = bytes.length / 5;
+    // Inside the length field of record 1, in the magic of record 2, in the payload of record 3 (found when replayed).
+    for (const [at, countAtOpen] of [[recordBytes + 5, 4], [recordBytes * 2 + 1, 4], [recordBytes * 3 + 200, 5]] as const) {
+      const dir = freshDir();
+      const damaged = Buffer.from(bytes);
+      damaged[at] ^= 0x5a;
+      writeFileSync(join(dir, name), damaged);
+      const events: SpoolEvent[] = [];
+      const spool = await Spool.open({ dir, maxBytes: DEFAULT_SPOOL_MAX_BYTES, onEvent: (e) => events.push(e) });
+      // An upper bound until the damaged record is met.
+      expect(spool.count, `byte ${at}`).toBe(countAtOpen);
+      const numbers = (await spool.readBatch(Number.MAX_SAFE_INTEGER)).map(numberOf);
+      const lost = Math.floor(at / recordBytes);
+      expect(numbers, `byte ${at}`).toEqual([0, 1, 2, 3, 4].filter((n) => n !== lost));
+      expect(events, `byte ${at}`).toMatchObject([{ type: 'corrupt-skipped', reason: 'corrupt' }]);
+      await spool.ack(numbers.length);
+      expect(spool.count, `byte ${at}`).toBe(0);
+      await spool.close();
+    }
+  });
+
   it('replays everything (duplicates, not loss) when the cursor file is unreadable', async () => {
     const dir = freshDir();
     const spool = await Spool.open({ dir, maxBytes: DEFAULT_SPOOL_MAX_BYTES });

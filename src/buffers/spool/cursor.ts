@@ -17,8 +17,7 @@ const CURSOR_MAGIC = 0x31525543; // "CUR1" little-endian
 // Layout of a slot: magic u32 | generation u48 | segment u48 | offset u48 | 6 spare bytes | crc32 u32 over bytes 0..27.
 const CRC_AT = CURSOR_SLOT_BYTES - 4;
 
-function encodeSlot(generation: number, position: CursorPosition): Buffer {
-  const slot = Buffer.alloc(CURSOR_SLOT_BYTES);
+function encodeSlot(slot: Buffer, generation: number, position: CursorPosition): Buffer {
   slot.writeUInt32LE(CURSOR_MAGIC, 0);
   slot.writeUIntLE(generation, 4, 6);
   slot.writeUIntLE(position.segment, 10, 6);
@@ -51,6 +50,8 @@ export async function readCursor(fs: SpoolFs, path: string): Promise<CursorReadi
 export class CursorFile {
   private file: SpoolFile | undefined;
   private unsynced = false;
+  /** One slot's bytes, reused: writes go one at a time (the spool's sequence), and a replay makes one per telegram. */
+  private readonly slot = Buffer.alloc(CURSOR_SLOT_BYTES);
 
   constructor(
     private readonly fs: SpoolFs,
@@ -63,7 +64,7 @@ export class CursorFile {
   async write(position: CursorPosition): Promise<void> {
     this.file ??= await this.openForUpdate();
     const generation = this.generation + 1;
-    const written = await this.file.write(encodeSlot(generation, position), 0, CURSOR_SLOT_BYTES, (generation % 2) * CURSOR_SLOT_BYTES);
+    const written = await this.file.write(encodeSlot(this.slot, generation, position), 0, CURSOR_SLOT_BYTES, (generation % 2) * CURSOR_SLOT_BYTES);
     this.unsynced = true;
     if (written !== CURSOR_SLOT_BYTES) throw new Error(`short write of the spool cursor (${written} of ${CURSOR_SLOT_BYTES} bytes)`);
     // Only a complete slot moves on: after a failed one the next write goes to the same (damaged) slot again,

@@ -11,7 +11,7 @@ import type { Durability } from './durability.ts';
 import type { SpoolReporter } from './events.ts';
 import { errorCode, type SpoolFile, type SpoolFs } from './fs-port.ts';
 import { CURRENT_FORMAT, writeFormat } from './format.ts';
-import { SegmentReader, type BadRange } from './reader.ts';
+import { newScanWindow, SegmentReader, type BadRange } from './reader.ts';
 
 export interface Segment {
   id: number;
@@ -79,7 +79,10 @@ export class SegmentSet {
 
   // ---- opening -------------------------------------------------------------------------------------------
 
-  /** Finds and validates every segment; damaged bytes are skipped and counted. Returns the next sequence number. */
+  /**
+   * Finds every segment and walks its records (a torn tail is cut off; damage elsewhere is skipped and counted, here
+   * or when it is replayed: SegmentReader.walk). Returns the next sequence number.
+   */
   async load(cursor: CursorPosition | undefined): Promise<number> {
     const found = (await this.fs.readdir(this.dir))
       .map((name) => SEGMENT_NAME.exec(name))
@@ -88,13 +91,15 @@ export class SegmentSet {
       .sort((a, b) => a.id - b.id);
     this.nextSegmentId = Math.max(0, cursor?.segment ?? 0, ...found.map((f) => f.id)) + 1;
     let seq = 0;
+    // One scan buffer for all of them: one per segment would leave megabytes of garbage for a day's backlog.
+    const window = found.length > 0 ? newScanWindow() : undefined;
     for (const { id, name } of found) {
       const path = join(this.dir, name);
       if (cursor && id < cursor.segment) {
         await this.unlink(path); // fully acknowledged; its removal was interrupted
         continue;
       }
-      const scan = await this.scan(path, cursor && id === cursor.segment ? cursor.offset : 0);
+      const scan = await this.scan(path, cursor && id === cursor.segment ? cursor.offset : 0, window);
       if (scan.records - scan.recordsBefore === 0) {
         await this.unlink(path); // nothing left to deliver in it
         continue;
@@ -114,7 +119,7 @@ export class SegmentSet {
     return seq;
   }
 
-  private async scan(path: string, ackedUpTo: number) {
+  private async scan(path: string, ackedUpTo: number, window: Buffer | undefined) {
     const file = await this.fs.open(path, 'r');
     const bad: BadRange[] = [];
     let records = 0;
@@ -125,10 +130,10 @@ export class SegmentSet {
     let size = 0;
     try {
       size = await file.size();
-      const reader = new SegmentReader(file);
+      const reader = new SegmentReader(file, window);
       let at = 0;
       while (at < size) {
-        const found = await reader.scan(at, size);
+        const found = await reader.walk(at, size);
         if (found.kind === 'bad') {
           bad.push(found);
           if (found.end > ackedUpTo) this.reportDamage(path, found);
@@ -230,6 +235,11 @@ export class SegmentSet {
       if (through > Math.max(this.headSeq, head.firstSeq)) {
         this.headOffset = end?.segment === head ? end.offset : await this.offsetOf(head, through);
         this.headSeq = through;
+      }
+      // Every byte of it delivered, yet fewer records than counted at open (damage met while replaying): done too.
+      if (head.sealed && this.headOffset >= head.size) {
+        await this.removeHead();
+        continue;
       }
       break;
     }

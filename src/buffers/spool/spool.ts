@@ -25,6 +25,7 @@ import { SpoolReporter, type SpoolEvent, type SpoolStats } from './events.ts';
 import { nodeFs, type SpoolFs } from './fs-port.ts';
 import { readFormat } from './format.ts';
 import { RECORD_HEADER_BYTES } from './record.ts';
+import { READ_AHEAD_BYTES, type BatchArena } from './reader.ts';
 import { SegmentSet, type Segment } from './segment-set.ts';
 import { Writer } from './writer.ts';
 
@@ -84,6 +85,8 @@ export class Spool implements Backlog {
 
   /** What the caller last got from readBatch() and has not acknowledged yet (positions only, no payloads). */
   private view: { records: Located[]; acked: number } | undefined;
+  /** The buffer replay batches are read into, while there is a backlog on disk. */
+  private arena: BatchArena | undefined;
   private cursorPersisted: CursorPosition | undefined;
   private cursorMoved = false;
   private cursorTimer: Timer | undefined;
@@ -109,7 +112,9 @@ export class Spool implements Backlog {
   }
 
   /**
-   * Opens (creating the directory if needed) and validates every segment; damaged bytes are skipped and counted.
+   * Opens (creating the directory if needed) and walks every segment's record headers (a day's backlog in a
+   * fraction of a second, without reading every payload's CRC: that is checked as each record is replayed); a torn
+   * tail is cut off, damaged bytes are skipped and counted, at open or when replayed.
    * A directory in a format this release does not know is refused (SpoolFormatError) and left as it is.
    */
   static async open(opts: SpoolOptions): Promise<Spool> {
@@ -172,12 +177,13 @@ export class Spool implements Backlog {
 
   /**
    * The oldest unacknowledged records, in order, without removing them; at most `max`. The telegrams are views
-   * into a buffer per batch, read from disk in one go: the caller owns them, the spool keeps no reference.
+   * into a batch buffer, read from disk in one go and reused by the next readBatch(): they are valid until then
+   * (copy one to keep it longer). A batch larger than that buffer continues in fresh ones.
    */
   readBatch(max: number): Promise<Buffer[]> {
     return this.serial(async () => {
       if (!this.writer.failing && this.writer.records > 0) await this.writer.writeOut();
-      const records = await this.locate(max);
+      const records = await this.locate(max, this.batchArena());
       const payloads = records.map((record) => record.payload as Buffer);
       for (const record of records) record.payload = undefined;
       this.view = { records, acked: 0 };
@@ -236,8 +242,15 @@ export class Spool implements Backlog {
     });
   }
 
-  // Finds up to `max` unacknowledged records from the cursor on: segments first, then memory.
-  private async locate(max: number): Promise<Located[]> {
+  private batchArena(): BatchArena {
+    const arena = (this.arena ??= { buffer: Buffer.allocUnsafe(READ_AHEAD_BYTES), used: 0 });
+    arena.used = 0;
+    return arena;
+  }
+
+  // Finds up to `max` unacknowledged records from the cursor on: segments first, then memory. With an arena, read
+  // into it, as far as it holds them.
+  private async locate(max: number, arena?: BatchArena): Promise<Located[]> {
     const found: Located[] = [];
     const list = this.segments.list;
     for (let index = 0; index < list.length && found.length < max; index++) {
@@ -248,7 +261,7 @@ export class Spool implements Backlog {
       const reader = await this.segments.readerFor(segment);
       let items;
       try {
-        items = await reader.readBatch(at, segment.size, max - found.length, segment.bad);
+        items = await reader.readBatch(at, segment.size, max - found.length, segment.bad, arena);
       } catch (error) {
         this.reporter.warnOnce('reading a segment', error);
         throw error;
@@ -258,6 +271,8 @@ export class Spool implements Backlog {
         else found.push({ seq: seq++, segment, end: item.end, readAt: item.readAt ?? segment.mtimeMs, payload: item.payload });
       }
     }
+    // Caught up with the disk: the batch buffer is not needed until the server is away again.
+    if (found.length === 0) this.arena = undefined;
     for (const held of this.writer.pending(this.segments.headSeq, max - found.length)) {
       found.push({ seq: held.seq, segment: undefined, end: 0, readAt: held.readAt, payload: held.payload });
     }
