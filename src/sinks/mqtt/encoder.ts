@@ -44,7 +44,9 @@ export const topics = (prefix: string) => ({
 
 export function encodeTelegram(prefix: string, telegram: Buffer, reading: Reading): Publish[] {
   const t = topics(prefix);
-  const out: Publish[] = [{ topic: t.raw, payload: telegram, retain: true }];
+  // A copy: a telegram from the backlog is a view of a buffer its next read reuses (Backlog.readBatch), and mqtt.js
+  // may still hold a payload after this telegram's post has ended (a socket that drops with writes queued).
+  const out: Publish[] = [{ topic: t.raw, payload: Buffer.from(telegram), retain: true }];
   const readingFields = reading.fields.filter((f) => f.group === 'reading');
   if (readingFields.length > 0) out.push({ topic: t.json, payload: readingJson(reading), retain: true });
   for (const f of reading.fields) out.push({ topic: t.field(f.group, f.name), payload: f.value, retain: true });
