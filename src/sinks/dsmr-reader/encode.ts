@@ -10,6 +10,29 @@ function isUnreserved(b: number): boolean {
 }
 
 export function encodeFormField(name: string, value: Uint8Array): Buffer {
+  return encodeAscii(name, value) ?? encodeBytes(name, value);
+}
+
+/**
+ * The same encoding by V8's native encodeURIComponent, for a value without bytes above 0x7F (every telegram of a
+ * meter): without the optimizing JIT the byte loop below costs several times as much. encodeURIComponent leaves
+ * !'()~ as they are and writes a space as %20; the form encoding above does not. undefined for any other value.
+ */
+function encodeAscii(name: string, value: Uint8Array): Buffer | undefined {
+  const encoded = encodeURIComponent(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1'));
+  // Bytes 0x80-0xFF come out as UTF-8 (%C2.., %C3..); an ASCII value cannot give these, its '%' being %25.
+  if (encoded.includes('%C2') || encoded.includes('%C3')) return undefined;
+  const form = encoded
+    .replaceAll('(', '%28')
+    .replaceAll(')', '%29')
+    .replaceAll('!', '%21')
+    .replaceAll("'", '%27')
+    .replaceAll('~', '%7E')
+    .replaceAll('%20', '+');
+  return Buffer.from(`${name}=${form}`, 'latin1');
+}
+
+function encodeBytes(name: string, value: Uint8Array): Buffer {
   const prefix = Buffer.from(`${name}=`, 'latin1');
   const out = Buffer.allocUnsafe(prefix.length + value.length * 3);
   prefix.copy(out);
