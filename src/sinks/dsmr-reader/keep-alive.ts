@@ -48,6 +48,8 @@ export class KeepAliveConnection {
   post(body: Buffer, timeoutMs: number, maxBody = 4096): Promise<Answer> {
     if (this.badKey) return Promise.reject(Object.assign(new Error('the API key holds a line break or NUL, which no HTTP header can carry'), { code: 'ERR_INVALID_CHAR' }));
     return new Promise((resolve, reject) => {
+      // A connection the server has half closed (its FIN came in between requests) cannot carry another.
+      if (this.socket && (this.socket.destroyed || !this.socket.writable)) this.drop(this.socket);
       const reused = this.socket !== undefined && this.used;
       const socket = this.socket ?? this.connect();
       this.socket = socket;
@@ -108,6 +110,7 @@ export class KeepAliveConnection {
     const idle = () => {
       if (this.socket === socket) this.socket = undefined;
     };
+    socket.on('end', idle);
     socket.on('close', idle);
     socket.on('error', idle);
     return socket;
