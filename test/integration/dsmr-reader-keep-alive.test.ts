@@ -68,7 +68,7 @@ describe('the DSMR-reader connection', () => {
 
   it('reads chunked answers (with an interim 100 first), Retry-After, and answers split across reads', async () => {
     const server = await rawServer((s) => {
-      s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nbus');
+      s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Service Unavailable\r\nretry-after: 7\r\nTRANSFER-ENCODING: chunked\r\n\r\n5\r\nbus');
       setTimeout(() => s.write('y \r\n4;x=1\r\nnow!\r\n0\r\nX-Trailer: 1\r\n\r\n'), 20);
     });
     const connection = new KeepAliveConnection(server.url, 'k');
@@ -78,10 +78,10 @@ describe('the DSMR-reader connection', () => {
     expect(server.connections).toBe(1);
   });
 
-  it('takes a new connection after "Connection: close", and reads an HTTP/1.0 answer that runs until the close', async () => {
+  it('takes a new connection after "Connection: close" (in any case), and reads an HTTP/1.0 answer that runs until the close', async () => {
     const server = await rawServer((s, i) => {
-      if (i === 0) s.write('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else s.end('HTTP/1.0 200 OK\r\n\r\nuntil the end');
+      if (i === 0) s.write('HTTP/1.1 200 OK\r\nX-Close: no\r\nCONNECTION: Close\r\ncontent-length: 0\r\n\r\n');
+      else s.end('HTTP/1.0 200\r\n\r\nuntil the end');
     });
     const connection = new KeepAliveConnection(server.url, 'k');
     expect((await connection.post(body, 5000)).status).toBe(200);

@@ -236,27 +236,27 @@ class AnswerReader {
       if (this.pending.length > 65536) throw protocolError('answer headers longer than 64 KiB');
       return false;
     }
-    const lines = this.pending.toString('latin1', 0, end).split('\r\n');
+    // Up to and with the CRLF that ends the last header line, so that every header line ends in one.
+    const head = this.pending.toString('latin1', 0, end + 2);
     this.pending = this.pending.subarray(end + 4);
-    const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]);
-    if (!statusLine) throw protocolError(`not an HTTP answer ("${lines[0].slice(0, 40)}")`);
+    const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: |\r)/.exec(head);
+    if (!statusLine) throw protocolError(`not an HTTP answer ("${head.slice(0, Math.min(40, head.indexOf('\r\n')))}")`);
     const status = Number(statusLine[2]);
     // An interim answer (100 Continue, 103 Early Hints): the real one follows.
     if (status >= 100 && status < 200) return true;
-    let length: number | undefined;
-    let chunked = false;
-    let connection = '';
-    this.retryAfter = undefined;
-    for (let i = 1; i < lines.length; i++) {
-      const colon = lines[i].indexOf(':');
-      if (colon <= 0) continue;
-      const name = lines[i].slice(0, colon).trim().toLowerCase();
-      const value = lines[i].slice(colon + 1).trim();
-      if (name === 'content-length') length = Number(value);
-      else if (name === 'transfer-encoding') chunked = /(^|,)\s*chunked\s*$/i.test(value);
-      else if (name === 'connection') connection = value.toLowerCase();
-      else if (name === 'retry-after') this.retryAfter ??= value;
-    }
+    // The four headers that matter, found by native searches in the lower-cased head (header names ignore case).
+    const lower = head.toLowerCase();
+    const header = (name: string): string | undefined => {
+      const at = lower.indexOf(`\r\n${name}:`);
+      if (at < 0) return undefined;
+      const from = at + name.length + 3;
+      return head.slice(from, head.indexOf('\r\n', from)).trim();
+    };
+    const lengthText = header('content-length');
+    const length = lengthText === undefined ? undefined : Number(lengthText);
+    const chunked = /(^|,)\s*chunked\s*$/i.test(header('transfer-encoding') ?? '');
+    const connection = (header('connection') ?? '').toLowerCase();
+    this.retryAfter = header('retry-after');
     this.status = status;
     const http11 = statusLine[1] === '1';
     this.keepAlive = http11 ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
