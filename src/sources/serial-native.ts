@@ -1,6 +1,7 @@
 import { access } from '../platform/promised-fs.ts';
 import { constants } from 'node:fs';
 import type { SerialBackend } from './serial-backend.ts';
+import { openTtyReader, ttyConnection } from './tty-reader.ts';
 
 // serialport's native addon, loaded only when this backend is used: Deno and platforms without a prebuilt addon
 // never touch it.
@@ -22,29 +23,24 @@ export const nativeBackend: SerialBackend = async (settings) => {
     autoOpen: false,
   });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-  // The port can die between open and the caller's onClose (a pty whose other side is already gone): keep that news.
-  let closed: { err?: Error } | undefined;
-  const closeListeners: ((err?: Error) => void)[] = [];
-  const fireClose = (err?: Error) => {
-    if (closed) return;
-    closed = { err };
-    for (const cb of closeListeners) cb(err);
-  };
-  port.on('close', (err?: Error) => fireClose(err ?? undefined));
-  port.on('error', (err: Error) => {
-    fireClose(err);
-    if (port.isOpen) port.close(() => undefined);
-  });
-  return {
-    onData: (cb) => port.on('data', cb),
-    onClose: (cb) => {
-      if (closed) queueMicrotask(() => cb(closed!.err));
-      else closeListeners.push(cb);
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (!port.isOpen) return resolve();
-        port.close(() => resolve());
-      }),
-  };
+  const closePort = () =>
+    new Promise<void>((resolve) => {
+      if (!port.isOpen) return resolve();
+      port.close(() => resolve());
+    });
+  // serialport sets the line and holds the port (its lock, and its descriptor keeps the settings); the bytes are
+  // read through a descriptor of our own that the event loop polls (tty-reader.ts). serialport's own read path does
+  // each read on libuv's thread pool, twice per chunk (the second answers EAGAIN), behind a poll: at a telegram a
+  // second that was a fifth of the CPU a telegram costs.
+  let reader;
+  try {
+    reader = await openTtyReader(settings.path);
+  } catch (err) {
+    await closePort();
+    throw err;
+  }
+  const connection = ttyConnection(reader, closePort);
+  // serialport reports errors of calls made without a callback; none is. Should one come, the connection ends.
+  port.on('error', () => void connection.close());
+  return connection;
 };

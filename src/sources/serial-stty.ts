@@ -1,13 +1,11 @@
 // Serial backend without native code: stty configures the line, the device file is read directly (tty-reader.ts).
 // The serial source picks it automatically under Deno, where serialport's addon delivers no data, and on request on
 // Node (a platform without a prebuilt serialport addon). Linux only (`stty -F`).
-import type { Buffer } from 'node:buffer';
 import { realpath } from '../platform/promised-fs.ts';
-import type { SerialBackend, SerialConnection } from './serial-backend.ts';
+import type { SerialBackend } from './serial-backend.ts';
 import type { SerialSettings } from './serial-settings.ts';
 import { runStty, sttyArguments } from './stty.ts';
-import { openTtyReader, type TtyReader } from './tty-reader.ts';
-
+import { openTtyReader, ttyConnection } from './tty-reader.ts';
 
 export const sttyBackend: SerialBackend = async (settings: SerialSettings) => {
   const operands = sttyArguments(settings);
@@ -25,7 +23,7 @@ export const sttyBackend: SerialBackend = async (settings: SerialSettings) => {
     await reader.close();
     throw err;
   }
-  return connectionFor(reader);
+  return ttyConnection(reader);
 };
 
 async function isPseudoTerminal(path: string): Promise<boolean> {
@@ -34,39 +32,4 @@ async function isPseudoTerminal(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-// The reader starts at once so a vanished device is noticed even before anyone listens; what arrives before the
-// callbacks are registered is held and handed over on registration, so no byte and no close is lost.
-function connectionFor(reader: TtyReader): SerialConnection {
-  let dataListener: ((chunk: Buffer) => void) | undefined;
-  let closeListener: ((err?: Error) => void) | undefined;
-  const heldData: Buffer[] = [];
-  let ended: { err?: Error } | undefined;
-
-  reader.start(
-    (chunk) => {
-      if (dataListener) dataListener(chunk);
-      else heldData.push(chunk);
-    },
-    (err) => {
-      ended = { err };
-      closeListener?.(err);
-    },
-  );
-
-  return {
-    onData(cb) {
-      dataListener = cb;
-      for (const chunk of heldData.splice(0)) cb(chunk);
-    },
-    onClose(cb) {
-      closeListener = cb;
-      if (ended) {
-        const { err } = ended;
-        queueMicrotask(() => cb(err));
-      }
-    },
-    close: () => reader.close(),
-  };
 }

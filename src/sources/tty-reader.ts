@@ -12,6 +12,7 @@
 import { Buffer } from 'node:buffer';
 import { close as closeFd, constants, open as openFd } from 'node:fs';
 import { isatty, ReadStream } from 'node:tty';
+import type { SerialConnection } from './serial-backend.ts';
 
 export interface TtyReader {
   /** Starts delivering bytes; `onEnd` fires once: with an error when the device vanished, without one after close(). */
@@ -172,6 +173,54 @@ async function openWithDeno(deno: DenoNamespace, path: string): Promise<TtyReade
       closing = true;
       closeFile();
       await loop;
+    },
+  };
+}
+
+/**
+ * A reader as a serial connection. The reader starts at once so a vanished device is noticed even before anyone
+ * listens; what arrives before the callbacks are registered is held and handed over on registration, so no byte and
+ * no close is lost. `release` frees what else holds the port (serialport's descriptor), once: when the device ends
+ * and when the connection is closed.
+ */
+export function ttyConnection(reader: TtyReader, release?: () => Promise<void>): SerialConnection {
+  let dataListener: ((chunk: Buffer) => void) | undefined;
+  let closeListener: ((err?: Error) => void) | undefined;
+  const heldData: Buffer[] = [];
+  let ended: { err?: Error } | undefined;
+  let released: Promise<void> | undefined;
+  const releaseOnce = () => (released ??= release?.() ?? Promise.resolve());
+
+  reader.start(
+    (chunk) => {
+      if (dataListener) dataListener(chunk);
+      else heldData.push(chunk);
+    },
+    (err) => {
+      const end = () => {
+        ended = { err };
+        closeListener?.(err);
+      };
+      if (release) void releaseOnce().then(end);
+      else end();
+    },
+  );
+
+  return {
+    onData(cb) {
+      dataListener = cb;
+      for (const chunk of heldData.splice(0)) cb(chunk);
+    },
+    onClose(cb) {
+      closeListener = cb;
+      if (ended) {
+        const { err } = ended;
+        queueMicrotask(() => cb(err));
+      }
+    },
+    close: async () => {
+      await reader.close();
+      await releaseOnce();
     },
   };
 }

@@ -43,10 +43,21 @@ export class TelegramFramer {
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i];
       switch (this.state) {
-        case State.Idle:
-          if (b === SLASH) this.begin(b);
+        case State.Idle: {
+          const slash = b === SLASH ? i : chunk.indexOf(SLASH, i);
+          if (slash < 0) i = chunk.length;
+          else {
+            i = slash;
+            this.begin(SLASH);
+          }
           break;
-        case State.Body:
+        }
+        case State.Body: {
+          const taken = this.appendBody(chunk, i);
+          if (taken > 0) {
+            i += taken - 1;
+            break;
+          }
           if (!this.append(b)) {
             i--;
             break;
@@ -57,6 +68,7 @@ export class TelegramFramer {
             this.crcDigits = 0;
           }
           break;
+        }
         case State.Crc:
           if (isHexDigit(b) && this.crcDigits < 4) {
             if (this.append(b)) this.crcDigits++;
@@ -120,6 +132,26 @@ export class TelegramFramer {
     this.length = 0;
     this.innerSlashes = [];
     this.append(b);
+  }
+
+  /**
+   * Appends chunk[from..] through the next '!' at once, as far as the frame has room, noting the '/' among them
+   * (native searches: without the optimizing JIT a byte loop costs tens of microseconds a telegram). The bytes taken;
+   * 0 when the frame is full, and the byte-wise path then gives it up.
+   */
+  private appendBody(chunk: Uint8Array, from: number): number {
+    const room = this.maxBytes - this.length;
+    const segment = chunk.subarray(from, Math.min(chunk.length, from + room));
+    const bang = segment.indexOf(BANG);
+    const taken = bang < 0 ? segment.length : bang + 1;
+    for (let s = segment.indexOf(SLASH); s >= 0 && s < taken; s = segment.indexOf(SLASH, s + 1)) this.innerSlashes.push(this.length + s);
+    this.buffer.set(bang < 0 ? segment : segment.subarray(0, taken), this.length);
+    this.length += taken;
+    if (bang >= 0) {
+      this.state = State.Crc;
+      this.crcDigits = 0;
+    }
+    return taken;
   }
 
   /**

@@ -1,8 +1,8 @@
-import http from 'node:http';
 import type { ServerConfig } from '../../config/config.ts';
 import type { DeliveryResult, Sink } from '../sink.ts';
 import { classifyResponse } from './delivery-result.ts';
-import { postForm, telegramForm } from './request.ts';
+import { KeepAliveConnection, type PostError } from './keep-alive.ts';
+import { telegramForm } from './request.ts';
 
 export interface ApiClientOptions {
   /** Deadline for one request, answer included. */
@@ -20,19 +20,19 @@ export class DsmrReaderApi implements Sink {
   private constructor(
     private readonly server: ServerConfig,
     private readonly options: ApiClientOptions,
-    private readonly transport: Pick<typeof http, 'request'>,
-    private readonly agent: http.Agent,
+    private readonly connection: KeepAliveConnection,
   ) {
     this.target = server.host;
   }
 
   /** One socket per server: telegrams go one at a time, in meter order. */
   static async create(server: ServerConfig, options: ApiClientOptions): Promise<DsmrReaderApi> {
-    if (new URL(server.url).protocol !== 'https:') return new DsmrReaderApi(server, options, http, new http.Agent({ keepAlive: true, maxSockets: 1 }));
+    const url = new URL(server.url);
+    if (url.protocol !== 'https:') return new DsmrReaderApi(server, options, new KeepAliveConnection(url, server.key));
     // TLS costs megabytes of memory; a datalogger that only talks http never loads it.
-    const [{ default: https }, { trustedCertificates }] = await Promise.all([import('node:https'), import('../trust.ts')]);
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: trustedCertificates(options.ca), rejectUnauthorized: !options.insecure });
-    return new DsmrReaderApi(server, options, https, agent);
+    const [{ connect }, { trustedCertificates }] = await Promise.all([import('node:tls'), import('../trust.ts')]);
+    const tls = { connect, ca: trustedCertificates(options.ca), rejectUnauthorized: !options.insecure };
+    return new DsmrReaderApi(server, options, new KeepAliveConnection(url, server.key, { tls }));
   }
 
   async post(telegram: Buffer): Promise<DeliveryResult> {
@@ -41,7 +41,7 @@ export class DsmrReaderApi implements Sink {
       return await this.attempt(body);
     } catch (err) {
       // The server may close an idle kept-alive connection just as we reuse it; that says nothing about the server.
-      if ((err as RequestError).reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+      if ((err as PostError).reusedSocket && (err as PostError).code === 'ECONNRESET') {
         try {
           return await this.attempt(body);
         } catch (again) {
@@ -53,18 +53,13 @@ export class DsmrReaderApi implements Sink {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.connection.close();
   }
 
   private async attempt(body: Buffer): Promise<DeliveryResult> {
-    const reply = await postForm(this.transport, this.server, body, this.options.timeoutMs, { agent: this.agent });
-    const retryAfter = reply.headers['retry-after'];
-    return classifyResponse(reply.status, reply.body, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, this.server.host);
+    const answer = await this.connection.post(body, this.options.timeoutMs);
+    return classifyResponse(answer.status, answer.body, answer.retryAfter, this.server.host);
   }
-}
-
-interface RequestError extends Error {
-  reusedSocket?: boolean;
 }
 
 function unavailable(err: unknown): DeliveryResult {
