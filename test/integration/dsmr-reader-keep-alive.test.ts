@@ -50,7 +50,7 @@ async function rawServer(answer: (socket: net.Socket, index: number) => void): P
   return state;
 }
 
-const body = Buffer.from('telegram=%2FISK5');
+const body = 'telegram=%2FISK5';
 
 describe('the DSMR-reader connection', () => {
   it('writes one request with the key and the form, and reuses the connection', async () => {

@@ -29,20 +29,20 @@ describe("DSMR-reader's answers", () => {
 describe('form encoding', () => {
   it('percent-encodes every byte that is not plainly safe, from bytes, not from a string', () => {
     const telegram = Buffer.from([0x2f, 0x49, 0x53, 0x6b, 0x35, 0x5c, 0x32, 0x20, 0x0d, 0x0a, 0xab, 0x00, 0x21, 0x2b, 0x26, 0x3d, 0x25]);
-    expect(encodeFormField('telegram', telegram).toString('latin1')).toBe('telegram=%2FISk5%5C2+%0D%0A%AB%00%21%2B%26%3D%25');
+    expect(encodeFormField('telegram', telegram)).toBe('telegram=%2FISk5%5C2+%0D%0A%AB%00%21%2B%26%3D%25');
   });
   it('encodes every ASCII byte by the rule, and the bytes escape() leaves alone too', () => {
     const ascii = Buffer.from(Array.from({ length: 128 }, (_, i) => i));
     const safe = /[0-9A-Za-z*._-]/;
     const expected = [...ascii].map((b) => (b === 0x20 ? '+' : safe.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
-    expect(encodeFormField('t', ascii).toString('latin1')).toBe(`t=${expected}`);
-    expect(encodeFormField('t', Buffer.from("1-0:1.8.1(000123.456*kWh)\r\n!'~ %C3%C2")).toString('latin1')).toBe('t=1-0%3A1.8.1%28000123.456*kWh%29%0D%0A%21%27%7E+%25C3%25C2');
-    expect(encodeFormField('t', ascii.subarray(40, 42)).toString('latin1')).toBe('t=%28%29');
-    expect(encodeFormField('t', Buffer.from('a@b+c/d e')).toString('latin1')).toBe('t=a%40b%2Bc%2Fd+e');
+    expect(encodeFormField('t', ascii)).toBe(`t=${expected}`);
+    expect(encodeFormField('t', Buffer.from("1-0:1.8.1(000123.456*kWh)\r\n!'~ %C3%C2"))).toBe('t=1-0%3A1.8.1%28000123.456*kWh%29%0D%0A%21%27%7E+%25C3%25C2');
+    expect(encodeFormField('t', ascii.subarray(40, 42))).toBe('t=%28%29');
+    expect(encodeFormField('t', Buffer.from('a@b+c/d e'))).toBe('t=a%40b%2Bc%2Fd+e');
   });
   it('round-trips all 256 byte values', () => {
     const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    const encoded = encodeFormField('t', all).toString('latin1').slice(2);
+    const encoded = encodeFormField('t', all).slice(2);
     const decoded = Buffer.from(encoded.replace(/\+/g, ' ').replace(/%([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))), 'latin1');
     expect(decoded.equals(all)).toBe(true);
   });

@@ -53,7 +53,8 @@ export class KeepAliveConnection {
   }
 
   /** Posts the body; `timeoutMs` bounds the whole exchange, answer included. */
-  post(body: Buffer, timeoutMs: number, maxBody = 4096): Promise<Answer> {
+  /** `body` is ASCII (a urlencoded form), so its length is its byte count. */
+  post(body: string, timeoutMs: number, maxBody = 4096): Promise<Answer> {
     if (this.badKey) return Promise.reject(Object.assign(new Error('the API key holds a line break or NUL, which no HTTP header can carry'), { code: 'ERR_INVALID_CHAR' }));
     return new Promise((resolve, reject) => {
       // A connection the server has half closed (its FIN came in between requests) cannot carry another.
@@ -99,7 +100,7 @@ export class KeepAliveConnection {
       socket.on('error', onError);
       socket.on('close', onClose);
       this.used = true;
-      socket.write(Buffer.concat([Buffer.from(`${this.head}${body.length}\r\n\r\n`, 'latin1'), body]));
+      socket.write(`${this.head}${body.length}\r\n\r\n${body}`, 'latin1');
     });
   }
 

@@ -14,15 +14,15 @@ export interface Reply {
 type Transport = Pick<typeof http, 'request'>;
 
 /** The form body for a telegram, percent-encoded from its bytes. An empty body asks only "would you take one?". */
-export function telegramForm(telegram: Buffer | undefined): Buffer {
-  return telegram ? encodeFormField('telegram', telegram) : Buffer.alloc(0);
+export function telegramForm(telegram: Buffer | undefined): string {
+  return telegram ? encodeFormField('telegram', telegram) : '';
 }
 
 /**
  * Sends the request and reads the answer. timeoutMs is a deadline for the whole exchange, not an idle timeout: a
  * server trickling a byte a second must not hold a telegram for minutes.
  */
-export function postForm(transport: Transport, server: ServerConfig, body: Buffer, timeoutMs: number, options: http.RequestOptions, maxBody?: number): Promise<Reply & { reusedSocket: boolean }> {
+export function postForm(transport: Transport, server: ServerConfig, body: string, timeoutMs: number, options: http.RequestOptions, maxBody?: number): Promise<Reply & { reusedSocket: boolean }> {
   return new Promise((resolve, reject) => {
     const req = transport.request(new URL(server.url), {
       ...options,

@@ -56,7 +56,7 @@ export class DsmrReaderApi implements Sink {
     this.connection.close();
   }
 
-  private async attempt(body: Buffer): Promise<DeliveryResult> {
+  private async attempt(body: string): Promise<DeliveryResult> {
     const answer = await this.connection.post(body, this.options.timeoutMs);
     return classifyResponse(answer.status, answer.body, answer.retryAfter, this.server.host);
   }
