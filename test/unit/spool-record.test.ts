@@ -1,7 +1,7 @@
 // The spool's record formats and its own CRC-32 (node:zlib's crc32 is missing on Node 18, which the bundle supports).
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES, V1_HEADER_BYTES, crc32, encodeRecord, probeRecord } from '../../src/buffers/spool/record.ts';
+import { MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES, V1_HEADER_BYTES, crc32, encodeRecord, probeRecord, zlibCrc32 } from '../../src/buffers/spool/record.ts';
 
 describe('crc32', () => {
   it('matches the CRC-32/ISO-HDLC check value', () => {
@@ -20,6 +20,16 @@ describe('crc32', () => {
       expect(crc32(data, split, length, crc32(data, 0, split))).toBe(whole);
       if (zlibCrc32) expect(whole).toBe(zlibCrc32(data));
     }
+  });
+
+  it('records are checked with node:zlib where the runtime has it (this Node does), in the same format', () => {
+    expect(zlibCrc32()).not.toBeNull();
+    const payload = Buffer.from('/ISK5\\2M550T-1012\r\n\r\n1-3:0.2.8(50)\r\n!ABCD\r\n');
+    const record = encodeRecord(payload, 1_700_000_000_000);
+    const header = Buffer.from(record.subarray(0, RECORD_HEADER_BYTES));
+    header.writeUInt32LE(0, 8);
+    const byLoop = crc32(payload, 0, payload.length, crc32(header, 12, RECORD_HEADER_BYTES, crc32(header, 4, 8)));
+    expect(record.readUInt32LE(8)).toBe(byLoop);
   });
 });
 

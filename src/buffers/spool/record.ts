@@ -15,7 +15,9 @@
 // length bytes and the payload | payload. It carries no read time.
 //
 // 0xFE never occurs in an ASCII telegram, so a resync after corruption rarely stops on a false start.
-// Own CRC-32 because node:zlib's crc32 only exists from Node 20.15/22 and the bundle must run on Node 18 and Deno.
+// Records are checked with node:zlib's crc32 where it exists (Node 20.15/22 on), about ten times the speed of the
+// table loop below without the optimizing JIT, and loaded at the first record, not at start; the loop is for Node 18
+// and Deno, and for the cursor's 28-byte slots, which are read at every start.
 
 export const RECORD_MAGIC_PREFIX = Buffer.from([0xfe, 0x53, 0x50]);
 const MAGIC_V1 = 0x4c;
@@ -61,7 +63,26 @@ export function encodeRecord(payload: Uint8Array, readAt: number): Buffer {
 }
 
 // CRC over the length field, the rest of the header and the payload, in one pass without copying.
+type Crc32 = (data: Uint8Array, value?: number) => number;
+let nativeCrc32: Crc32 | null | undefined;
+
+/** node:zlib's crc32, or null where this runtime has none. */
+export function zlibCrc32(): Crc32 | null {
+  if (nativeCrc32 === undefined) {
+    const load = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+    const zlib = load?.('node:zlib') as { crc32?: Crc32 } | undefined;
+    nativeCrc32 = typeof zlib?.crc32 === 'function' ? zlib.crc32 : null;
+  }
+  return nativeCrc32;
+}
+
 function recordCrc(buf: Uint8Array, at: number, headerBytes: number, length: number): number {
+  const native = zlibCrc32();
+  if (native) {
+    let crc = native(buf.subarray(at + 4, at + 8));
+    if (headerBytes > 12) crc = native(buf.subarray(at + 12, at + headerBytes), crc);
+    return native(buf.subarray(at + headerBytes, at + headerBytes + length), crc);
+  }
   let crc = crc32(buf, at + 4, at + 8);
   if (headerBytes > 12) crc = crc32(buf, at + 12, at + headerBytes, crc);
   return crc32(buf, at + headerBytes, at + headerBytes + length, crc);
