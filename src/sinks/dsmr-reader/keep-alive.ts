@@ -52,8 +52,7 @@ export class KeepAliveConnection {
     this.head = `POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nX-AUTHKEY: ${key}\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: keep-alive\r\nContent-Length: `;
   }
 
-  /** Posts the body; `timeoutMs` bounds the whole exchange, answer included. */
-  /** `body` is ASCII (a urlencoded form), so its length is its byte count. */
+  /** Posts the body, ASCII (a urlencoded form: its length is its byte count); `timeoutMs` bounds the whole exchange. */
   post(body: string, timeoutMs: number, maxBody = 4096): Promise<Answer> {
     if (this.badKey) return Promise.reject(Object.assign(new Error('the API key holds a line break or NUL, which no HTTP header can carry'), { code: 'ERR_INVALID_CHAR' }));
     return new Promise((resolve, reject) => {
