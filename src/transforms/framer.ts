@@ -54,18 +54,11 @@ export class TelegramFramer {
         }
         case State.Body: {
           const taken = this.appendBody(chunk, i);
-          if (taken > 0) {
-            i += taken - 1;
-            break;
-          }
-          if (!this.append(b)) {
+          if (taken > 0) i += taken - 1;
+          else {
+            // The frame is full: it is given up (see overflow) and this byte looked at again in the state that left.
+            this.overflow();
             i--;
-            break;
-          }
-          if (b === SLASH) this.innerSlashes.push(this.length - 1);
-          if (b === BANG) {
-            this.state = State.Crc;
-            this.crcDigits = 0;
           }
           break;
         }
@@ -137,7 +130,7 @@ export class TelegramFramer {
   /**
    * Appends chunk[from..] through the next '!' at once, as far as the frame has room, noting the '/' among them
    * (native searches: without the optimizing JIT a byte loop costs tens of microseconds a telegram). The bytes taken;
-   * 0 when the frame is full, and the byte-wise path then gives it up.
+   * 0 when the frame is full.
    */
   private appendBody(chunk: Uint8Array, from: number): number {
     const room = this.maxBytes - this.length;
