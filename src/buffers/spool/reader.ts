@@ -209,7 +209,8 @@ export class SegmentReader {
 
   // Makes bytes [at, at + length) available in the window, as far as the file has them, and returns where `at` is in it.
   private async load(at: number, length: number, limit: number): Promise<number> {
-    if (this.window && at >= this.windowStart && at + length <= this.windowStart + this.windowLength) return at - this.windowStart;
+    const inside = this.inWindow(at, length);
+    if (inside !== undefined) return inside;
     this.window ??= newScanWindow();
     const want = Math.min(this.window.length, limit - at);
     this.windowStart = at;

@@ -62,7 +62,6 @@ export function encodeRecord(payload: Uint8Array, readAt: number): Buffer {
   return record;
 }
 
-// CRC over the length field, the rest of the header and the payload, in one pass without copying.
 type Crc32 = (data: Uint8Array, value?: number) => number;
 let nativeCrc32: Crc32 | null | undefined;
 
@@ -76,16 +75,23 @@ export function zlibCrc32(): Crc32 | null {
   return nativeCrc32;
 }
 
-function recordCrc(buf: Uint8Array, at: number, headerBytes: number, length: number): number {
-  const native = zlibCrc32();
-  if (native) {
-    let crc = native(buf.subarray(at + 4, at + 8));
-    if (headerBytes > 12) crc = native(buf.subarray(at + 12, at + headerBytes), crc);
-    return native(buf.subarray(at + headerBytes, at + headerBytes + length), crc);
+let rangeCrc: typeof crc32 | undefined;
+
+/** crc32() over bytes[start..end), by node:zlib where there is one. */
+function crcOfRange(): typeof crc32 {
+  if (!rangeCrc) {
+    const native = zlibCrc32();
+    rangeCrc = native ? (bytes, start, end, previous) => native(bytes.subarray(start, end), previous) : crc32;
   }
-  let crc = crc32(buf, at + 4, at + 8);
-  if (headerBytes > 12) crc = crc32(buf, at + 12, at + headerBytes, crc);
-  return crc32(buf, at + headerBytes, at + headerBytes + length, crc);
+  return rangeCrc;
+}
+
+// CRC over the length field, the rest of the header and the payload, in one pass without copying.
+function recordCrc(buf: Uint8Array, at: number, headerBytes: number, length: number): number {
+  const over = crcOfRange();
+  let crc = over(buf, at + 4, at + 8);
+  if (headerBytes > 12) crc = over(buf, at + 12, at + headerBytes, crc);
+  return over(buf, at + headerBytes, at + headerBytes + length, crc);
 }
 
 /** Header size of the record format whose magic starts at `at`, or -1 when no record can start there. */
