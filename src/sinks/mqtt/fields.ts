@@ -139,9 +139,9 @@ export function readingOf(t: DecodedTelegram): Reading {
     taken.add(spec.name);
     fields.push({ name: spec.name, group: spec.group, quantity: spec.quantity, value, unit, device, title: spec.title });
   };
-  const codes = new Set(t.objects.map((o) => codeOf(o.obis).meter));
+  const codes = new Set(t.objects.map((o) => meterCode(parseObis(o.obis))));
   for (const o of t.objects) {
-    let code = codeOf(o.obis).meter;
+    let code = meterCode(parseObis(o.obis));
     if (code && TOTAL_AS_TARIFF_1[code] && !codes.has(TOTAL_AS_TARIFF_1[code])) code = TOTAL_AS_TARIFF_1[code];
     const spec = code ? BY_CODE.get(code) : undefined;
     if (!spec) continue;
@@ -183,23 +183,6 @@ function rank(name: string): number {
   return ORDER.size + (m ? Number(m[1]) * 2 + (m[2] === 'delivered' ? 1 : 0) : 100);
 }
 
-/**
- * The OBIS text parsed, and its meter code: remembered, since a meter sends the same few dozen codes in every
- * telegram and parsing them again was most of the time spent here. Bounded, for a stream of garbage codes.
- */
-const KNOWN_CODES = new Map<string, { obis: ObisCode | null; meter: string | null }>();
-const MAX_KNOWN_CODES = 512;
-
-function codeOf(text: string): { obis: ObisCode | null; meter: string | null } {
-  let known = KNOWN_CODES.get(text);
-  if (known) return known;
-  if (KNOWN_CODES.size >= MAX_KNOWN_CODES) KNOWN_CODES.clear();
-  const obis = parseObis(text);
-  known = { obis, meter: meterCode(obis) };
-  KNOWN_CODES.set(text, known);
-  return known;
-}
-
 /** "1-0:1.8.1" for the electricity meter's codes (some meters number it 1-1:), "0-0:..." as is; null for M-Bus. */
 function meterCode(o: ObisCode | null): string | null {
   if (!o || mbusChannel(o) !== null) return null;
@@ -235,7 +218,7 @@ function mediumOf(ch: MbusChannel): MbusDevice['medium'] {
 function lastReading(t: DecodedTelegram, channel: number): { time: DecodedValue | undefined; value: DecodedValue | undefined } | null {
   let found: { time: DecodedValue | undefined; value: DecodedValue | undefined } | null = null;
   for (const o of t.objects) {
-    const { obis } = codeOf(o.obis);
+    const obis = parseObis(o.obis);
     if (!obis || mbusChannel(obis) !== channel || obis.c !== 24) continue;
     const cde = `${obis.d}.${obis.e}`;
     if (cde === '2.1' || cde === '2.3') found = { time: o.values[0], value: o.values[1] };
