@@ -16,6 +16,7 @@ import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, rmd
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../config/config-error.ts';
 import { SETTINGS } from '../config/settings.ts';
+import { isoTime } from '../platform/iso-time.ts';
 
 export const LOCK_FILE = 'dsmr-datalogger.lock';
 
@@ -176,7 +177,7 @@ function parseHolder(text: string): LockHolder | undefined {
 }
 
 function describeSelf(): LockHolder {
-  return { pid: process.pid, boot: bootId(), start: startTime(process.pid), since: new Date().toISOString() };
+  return { pid: process.pid, boot: bootId(), start: startTime(process.pid), since: isoTime() };
 }
 
 function holderRuns(holder: LockHolder): boolean {

@@ -1,5 +1,6 @@
 // One line per event on stdout: ISO timestamp, level, message. Quiet by default: SD cards wear out.
 import type { Writable } from 'node:stream';
+import { isoTime } from '../platform/iso-time.ts';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -15,7 +16,7 @@ export interface Logger {
 
 export function createLogger(level: LogLevel, write: (line: string) => void = writeStdoutLine): Logger {
   const emit = (at: LogLevel, message: string) => {
-    if (RANK[at] <= RANK[level]) write(`${new Date().toISOString()} ${at.toUpperCase()} ${message}\n`);
+    if (RANK[at] <= RANK[level]) write(`${isoTime()} ${at.toUpperCase()} ${message}\n`);
   };
   return {
     error: (m) => emit('error', m),

@@ -3,6 +3,7 @@
 import type { DataloggerStatus, InputStatus, OutputStatus } from '../core/status.ts';
 import type { Health } from './health.ts';
 import type { Reading } from './reading.ts';
+import { isoTime } from '../platform/iso-time.ts';
 
 export interface InputDocument {
   kind: InputStatus['kind'];
@@ -59,16 +60,15 @@ export interface StatusDocument {
   latest: LatestDocument | null;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const isoOrNull = (ms: number | undefined) => (ms === undefined ? null : iso(ms));
+const isoOrNull = (ms: number | undefined) => (ms === undefined ? null : isoTime(ms));
 const ageSeconds = (now: number, ms: number) => Math.max(0, Math.round((now - ms) / 100) / 10);
 
 export function statusDocument(status: DataloggerStatus, reading: Reading | undefined, health: Health): StatusDocument {
   const { now, input } = status;
   return {
     version: status.version,
-    startedAt: iso(status.startedAt),
-    now: iso(now),
+    startedAt: isoTime(status.startedAt),
+    now: isoTime(now),
     uptimeSeconds: Math.floor((now - status.startedAt) / 1000),
     healthy: health.healthy,
     problems: health.problems.map((p) => p.message),
@@ -77,7 +77,7 @@ export function statusDocument(status: DataloggerStatus, reading: Reading | unde
       target: input.target,
       line: input.line ?? null,
       state: input.state,
-      since: iso(input.since),
+      since: isoTime(input.since),
       lastTelegramAt: isoOrNull(input.lastTelegramAt),
       lastTelegramAgeSeconds: input.lastTelegramAt === undefined ? null : ageSeconds(now, input.lastTelegramAt),
       telegramsRead: input.read,
@@ -94,7 +94,7 @@ export function statusDocument(status: DataloggerStatus, reading: Reading | unde
       kind: o.kind,
       target: o.target,
       state: o.state,
-      since: iso(o.since),
+      since: isoTime(o.since),
       lastAnswer: o.lastAnswer ?? null,
       lastAnswerAt: isoOrNull(o.lastAnswerAt),
       lastDeliveredAt: isoOrNull(o.lastDeliveredAt),
@@ -108,6 +108,6 @@ export function statusDocument(status: DataloggerStatus, reading: Reading | unde
       droppedSpoolFull: o.droppedSpoolFull,
       spoolWriteErrors: o.spoolWriteErrors,
     })),
-    latest: status.latest && reading ? { receivedAt: iso(status.latest.at), ageSeconds: ageSeconds(now, status.latest.at), ...reading } : null,
+    latest: status.latest && reading ? { receivedAt: isoTime(status.latest.at), ageSeconds: ageSeconds(now, status.latest.at), ...reading } : null,
   };
 }

@@ -9,6 +9,7 @@
 import { decodeTelegram, type DecodedTelegram, type DecodedTimestamp, type DecodedValue, type MbusChannel } from '../../decode/decode.ts';
 import { mbusChannel, parseObis, type ObisCode } from '../../decode/obis.ts';
 import { isEuropeanSummerTime } from '../../simulate/dutch-time.ts';
+import { isoTime } from '../../platform/iso-time.ts';
 
 /** What a field measures: picks Home Assistant's device class, state class and the unit to assume. */
 export type Quantity =
@@ -253,5 +254,5 @@ export function utcTimestamp(v: DecodedValue | DecodedTimestamp | undefined | nu
   if (!m) return null;
   const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
   const summer = v.dst ?? isEuropeanSummerTime(wall - 2 * HOUR_MS);
-  return new Date(wall - (summer ? 2 : 1) * HOUR_MS).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return isoTime(wall - (summer ? 2 : 1) * HOUR_MS).replace(/\.\d{3}Z$/, 'Z');
 }
