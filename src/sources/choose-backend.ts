@@ -1,6 +1,7 @@
 // The one place that decides how the serial port is driven, for the datalogger and for `detect` alike.
 import type { SerialBackendChoice } from '../config/config.ts';
 import type { SerialBackend } from './serial-backend.ts';
+import { loadSerialPort } from './serialport-module.ts';
 import { runningUnderDeno } from './tty-reader.ts';
 
 export interface ChosenBackend {
@@ -22,7 +23,7 @@ export async function chooseSerialBackend(choice: SerialBackendChoice, prepareNa
   let fallback: string | undefined;
   if (choice === 'auto') {
     try {
-      await import('serialport');
+      await loadSerialPort();
     } catch (err) {
       fallback = `serialport's native addon does not load here (${(err as Error).message.split('\n')[0]}); reading the serial port through stty instead`;
     }

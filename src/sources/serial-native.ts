@@ -1,6 +1,7 @@
 import { access } from '../platform/promised-fs.ts';
 import { constants } from 'node:fs';
 import type { SerialBackend } from './serial-backend.ts';
+import { loadSerialPort } from './serialport-module.ts';
 import { openTtyReader, ttyConnection } from './tty-reader.ts';
 
 // serialport's native addon, loaded only when this backend is used: Deno and platforms without a prebuilt addon
@@ -10,7 +11,7 @@ export const nativeBackend: SerialBackend = async (settings) => {
   // serialport open of a missing device also leaves state behind that, in tests on a pty, broke the next successful open
   // of the same path in the same process: its reads never woke up.
   await access(settings.path, constants.R_OK | constants.W_OK);
-  const { SerialPort } = await import('serialport');
+  const { SerialPort } = await loadSerialPort();
   const port = new SerialPort({
     path: settings.path,
     baudRate: settings.baudRate,
