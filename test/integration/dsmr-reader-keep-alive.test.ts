@@ -3,11 +3,14 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeepAliveConnection, type PostError } from '../../src/sinks/dsmr-reader/keep-alive.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 interface RawServer {
   url: URL;
   requests: string[];
   connections: number;
+  /** Connections that have closed, from either side. */
+  closed: number;
   close(): Promise<void>;
 }
 
@@ -19,11 +22,14 @@ afterEach(async () => {
 /** A server that answers each whole request (head and Content-Length body) with what `answer` writes to the socket. */
 async function rawServer(answer: (socket: net.Socket, index: number) => void): Promise<RawServer> {
   const sockets = new Set<net.Socket>();
-  const state: RawServer = { url: new URL('http://127.0.0.1/'), requests: [], connections: 0, close: async () => undefined };
+  const state: RawServer = { url: new URL('http://127.0.0.1/'), requests: [], connections: 0, closed: 0, close: async () => undefined };
   const server = net.createServer((socket) => {
     state.connections++;
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      state.closed++;
+    });
     let pending = '';
     socket.on('data', (chunk) => {
       pending += chunk.toString('latin1');
@@ -104,6 +110,22 @@ describe('the DSMR-reader connection', () => {
     expect(silent.code).toBe('ETIMEDOUT');
     expect(silent.reusedSocket).toBe(false);
     connection.close();
+  });
+
+  it('drops a connection on which the server sends what nobody asked for, and answers the next request on a new one', async () => {
+    const server = await rawServer((s, i) => {
+      if (i === 0) {
+        s.write('HTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nfirst');
+        // A stray answer after the one asked for: on this connection, the next request would read it as its own.
+        setTimeout(() => s.write('HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\n\r\nstray'), 20);
+      } else s.write('HTTP/1.1 201 Created\r\nContent-Length: 6\r\n\r\nsecond');
+    });
+    const connection = new KeepAliveConnection(server.url, 'k');
+    expect((await connection.post(body, 5000)).body).toBe('first');
+    await waitFor(() => server.closed === 1, { timeoutMs: 5000, what: 'the connection with the stray answer to be dropped' });
+    expect(await connection.post(body, 5000)).toEqual({ status: 201, body: 'second', retryAfter: undefined });
+    connection.close();
+    expect(server.connections).toBe(2);
   });
 
   it('refuses an answer that is not HTTP, and a server that is not there', async () => {
