@@ -93,6 +93,30 @@ export function ensureRootTarball(log: (line: string) => void = () => {}): RootT
   const path = join(dir, `debian-${SUITE}-${arch}-minbase-${INCLUDE.join('+')}.tar`);
   if (existsSync(path)) return { path, madeInSeconds: undefined };
   mkdirSync(dir, { recursive: true });
+  // The release and install tests may both start on a machine without the root: one makes it, the other waits.
+  const lock = `${path}.lock`;
+  const waitUntil = Date.now() + 30 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // A lock older than any debootstrap run was left by a test that was killed.
+      if (Date.now() - statSync(lock).mtimeMs > 30 * 60_000) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > waitUntil) throw new Error(`${lock} is still held after 30 minutes`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    }
+  }
+  try {
+    if (existsSync(path)) return { path, madeInSeconds: undefined };
+    return makeRootTarball(path, dir, arch, log);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function makeRootTarball(path: string, dir: string, arch: string, log: (line: string) => void): RootTarball {
   const build = join(dir, `build-${process.pid}`);
   removeTree(build);
   const started = Date.now();

@@ -1,14 +1,17 @@
-// install.sh for real (issue 4): shellcheck, then install.sh run as root with Debian's supervisor and the x64
-// single executable. The program must be RUNNING as user dsmr, forward telegrams from a pty to two fake DSMR-reader
-// servers, stop on SIGTERM without a SIGKILL, keep what it queued across stop and start, change nothing on a rerun,
-// and be gone after --uninstall. The test changes the machine (user, /etc, /usr/local, supervisord) and puts it back;
-// it refuses to run over an existing dsmr-datalogger install. Needs root, socat, shellcheck and supervisor (or apt).
+// install.sh for real (issue 4): shellcheck, the checks it makes before it changes anything, and then install.sh
+// run as root inside a fresh Debian root made by debootstrap (test/integration/debian-root.ts), with the x64 single
+// executable and the supervisor package apt installs there. The program must be RUNNING as user dsmr, forward
+// telegrams from a host pty to two fake DSMR-reader servers on 127.0.0.1, stop on SIGTERM without a SIGKILL, keep
+// what it queued across stop and start, change nothing on a rerun, and be gone after --uninstall. Only the root is
+// changed; the host's users, /etc, /usr/local and services are not touched. Needs root, socat, shellcheck,
+// debootstrap, chroot and findmnt (bash .ci/run installs them) and the Debian mirror for the first root and apt.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import {
   chmodSync,
   chownSync,
+  copyFileSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -24,12 +27,13 @@ import {
 } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../helpers/api-server.ts';
 import { openPty, type Pty } from '../helpers/pty.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { cacheDir, DebianRoot, ensureRootTarball, mountsBelow } from './debian-root.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const INSTALL_SH = join(REPO, 'install.sh');
@@ -49,6 +53,17 @@ const SUPERVISORD_CONF = '/etc/supervisor/supervisord.conf';
 const SUPERVISORD_LOG = '/var/log/supervisor/supervisord.log';
 const PROGRAM_LOG = '/var/log/supervisor/dsmr-datalogger.log';
 const INSTALLED_PATHS = [BIN_PATH, LIB_DIR, CONF_DIR, ENV_FILE, DATA_DIR, SUPERVISOR_CONF];
+/** Inside the Debian root: the program and the script under test, copied there, and the meter's serial port. */
+const STAGE = '/opt/install-test';
+const SERIAL_PORT = '/dev/ttyUSB0';
+const DIALOUT = 20; // the same in Debian's base-passwd, host and root alike
+
+/**
+ * The machine install.sh changes: the host for the checks that change nothing (an empty root path), the Debian
+ * root for the installs. Paths like BIN_PATH are as the installed system sees them; `at()` is where the test finds them.
+ */
+let machineRoot = '';
+const at = (path: string) => (machineRoot ? join(machineRoot, path) : path);
 
 const KEY_A = 'KeyA-7f3c9e1d2b4a';
 const KEY_B = 'KeyB-0a8d6c5e4f21';
@@ -113,17 +128,19 @@ function show(result: RunResult): string {
   return `exit ${result.code}${result.signal ? ` (${result.signal})` : ''}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
 }
 
+/** A command on the machine: on the host, or inside the Debian root (chroot, a clean environment). */
+function onMachine(command: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  if (!machineRoot) return run(command, args, opts);
+  const env = Object.entries(opts.env ?? cleanEnv({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }));
+  return run('chroot', [machineRoot, '/usr/bin/env', '-i', ...env.map(([k, v]) => `${k}=${v}`), command, ...args], { ...opts, env: cleanEnv() });
+}
+
 function installSh(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return run('sh', [INSTALL_SH, ...args], { timeoutMs: 120_000, ...opts });
+  return onMachine('sh', [machineRoot ? `${STAGE}/install.sh` : INSTALL_SH, ...args], { timeoutMs: 120_000, ...opts });
 }
 
 function supervisorctl(...args: string[]): Promise<RunResult> {
-  return run('supervisorctl', ['-c', SUPERVISORD_CONF, ...args], { timeoutMs: 60_000 });
-}
-
-async function supervisordRunning(): Promise<boolean> {
-  if (!commandExists('supervisorctl')) return false;
-  return (await supervisorctl('pid')).code === 0;
+  return onMachine('supervisorctl', ['-c', SUPERVISORD_CONF, ...args], { timeoutMs: 60_000 });
 }
 
 async function programStatus(): Promise<{ state: string; pid: number | undefined; text: string }> {
@@ -139,14 +156,14 @@ function commandExists(name: string): boolean {
 }
 
 function passwdEntry(user: string): string[] | undefined {
-  const line = readFileSync('/etc/passwd', 'utf8')
+  const line = readFileSync(at('/etc/passwd'), 'utf8')
     .split('\n')
     .find((l) => l.startsWith(`${user}:`));
   return line?.split(':');
 }
 
 function groupEntry(group: string): string[] | undefined {
-  const line = readFileSync('/etc/group', 'utf8')
+  const line = readFileSync(at('/etc/group'), 'utf8')
     .split('\n')
     .find((l) => l.startsWith(`${group}:`));
   return line?.split(':');
@@ -169,13 +186,13 @@ function processUid(pid: number): number {
   return Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
 }
 
-/** Processes of this machine's uid, not of a chroot's user with the same number (the release test runs one). */
+/** Processes of the machine's uid, not of another root's user with the same number (the release test runs one). */
 function pidsOfUid(uid: number): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      if (processUid(Number(name)) === uid && readlinkSync(`/proc/${name}/root`) === '/') pids.push(Number(name));
+      if (processUid(Number(name)) === uid && readlinkSync(`/proc/${name}/root`) === (machineRoot || '/')) pids.push(Number(name));
     } catch {
       // The process ended while we looked.
     }
@@ -208,9 +225,9 @@ function openFdTargets(pid: number): string[] {
 }
 
 function ownerModeOf(path: string): string {
-  const st = statSync(path);
-  const user = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.split(':')[2] === String(st.uid))?.split(':')[0];
-  const group = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[2] === String(st.gid))?.split(':')[0];
+  const st = statSync(at(path));
+  const user = readFileSync(at('/etc/passwd'), 'utf8').split('\n').find((l) => l.split(':')[2] === String(st.uid))?.split(':')[0];
+  const group = readFileSync(at('/etc/group'), 'utf8').split('\n').find((l) => l.split(':')[2] === String(st.gid))?.split(':')[0];
   return `${user}:${group} ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
 }
 
@@ -218,16 +235,16 @@ function ownerModeOf(path: string): string {
 function snapshot(): string {
   const lines: string[] = [];
   for (const path of INSTALLED_PATHS) {
-    if (!existsSync(path)) {
+    if (!existsSync(at(path))) {
       lines.push(`${path} absent`);
       continue;
     }
-    const st = lstatSync(path);
+    const st = lstatSync(at(path));
     const owner = `${path} ino=${st.ino} mode=${st.mode.toString(8)} ${st.uid}:${st.gid}`;
     // The program itself writes its spool into the data directory.
     if (path === DATA_DIR) lines.push(owner);
     else {
-      const content = st.isFile() ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'dir';
+      const content = st.isFile() ? createHash('sha256').update(readFileSync(at(path))).digest('hex') : 'dir';
       lines.push(`${owner} mtime=${st.mtimeMs} ctime=${st.ctimeMs} ${content}`);
     }
   }
@@ -310,53 +327,24 @@ function fakePath(dir: string, hide: string[], scripts: Record<string, string>):
 describe('install.sh', () => {
   const isRoot = process.getuid?.() === 0;
   let work: string;
-  let userExisted = false;
-  let supervisordWasRunning = false;
-  let refused = false;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'dsmr-install-test-'));
-    // The pty link and everything below must be reachable by user dsmr.
-    chmodSync(work, 0o755);
-    if (!isRoot) return;
-    userExisted = passwdEntry('dsmr') !== undefined;
-    supervisordWasRunning = await supervisordRunning();
-    refused = INSTALLED_PATHS.some((path) => existsSync(path));
-  }, 60_000);
+  });
 
-  afterAll(async () => {
-    if (isRoot && !refused) {
-      // Whatever an earlier failure left behind.
-      if (INSTALLED_PATHS.some((path) => existsSync(path))) {
-        await installSh(['--uninstall', '--purge']).catch(() => undefined);
-      }
-      if (!supervisordWasRunning && (await supervisordRunning())) {
-        await supervisorctl('shutdown');
-        await waitFor(async () => !(await supervisordRunning()), { timeoutMs: 30_000, what: 'supervisord to exit' });
-      }
-      if (!userExisted && passwdEntry('dsmr') !== undefined) {
-        await run('userdel', ['dsmr']);
-        if (groupEntry('dsmr') !== undefined) await run('groupdel', ['dsmr']);
-      }
-    }
+  afterAll(() => {
     rmSync(work, { recursive: true, force: true });
-  }, 120_000);
+  });
 
-  /** The way to hand install.sh a key without a terminal: a file, never an argument. */
+  /** The way to hand install.sh a key without a terminal: a file, never an argument (inside the root for the installs). */
   function keyFile(key: string): string {
-    const path = join(work, `key-${key}`);
+    const path = join(machineRoot ? at(STAGE) : work, `key-${key}`);
     writeFileSync(path, `${key}\n`, { mode: 0o600 });
-    return path;
+    return machineRoot ? `${STAGE}/key-${key}` : path;
   }
 
   function requireRoot(): void {
-    if (!isRoot) throw new Error('this test installs for real and must run as root (it does in CI)');
-    if (refused) {
-      throw new Error(
-        `dsmr-datalogger is already installed here (${INSTALLED_PATHS.filter((p) => existsSync(p)).join(', ')}); ` +
-          'the test will not overwrite it: remove it with sudo sh install.sh --uninstall --purge',
-      );
-    }
+    if (!isRoot) throw new Error('this test runs install.sh as root (it does in CI)');
   }
 
   it('passes shellcheck -s sh', async () => {
@@ -532,17 +520,24 @@ describe('install.sh', () => {
     expect(snapshot()).toBe(before);
   });
 
-  describe('with the x64 single executable under supervisord', () => {
+  describe('with the x64 single executable under supervisord, in a fresh Debian root', () => {
+    let root: DebianRoot | undefined;
     let pty: Pty;
+    let ptsPath: string;
     let serverA: ApiServer;
     let serverB: ApiServer;
     let telegrams: Buffer[];
     let installArgs: string[];
     let installed = false;
     let meter: NodeJS.Timeout | undefined;
+    /** The program and the script under test, as the root sees them. */
+    const stagedBinary = `${STAGE}/${basename(BINARY)}`;
 
     // A meter sends all the time; install.sh's check at the end waits for the program's first telegram after each
     // start. The steps below write their own telegrams besides.
+    /** The program has the pty open: the host names it through the root's dev/pts mount. */
+    const holdsPort = (pid: number) => openFdTargets(pid).includes(at(ptsPath));
+
     function startMeter(): void {
       meter = setInterval(() => void pty.write(telegrams[0]!).catch(() => undefined), 1000);
     }
@@ -551,30 +546,51 @@ describe('install.sh', () => {
       serverA = await startApiServer({ key: KEY_A });
       serverB = await startApiServer({ key: KEY_B });
       telegrams = pickTelegrams(5);
-    });
+      if (!isRoot) return;
+      for (const tool of ['debootstrap', 'chroot', 'findmnt', 'socat']) {
+        if (!commandExists(tool)) throw new Error(`${tool} is not installed (bash .ci/run installs it)`);
+      }
+      if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run npm run build first`);
+      const tarball = ensureRootTarball((line) => process.stdout.write(`install test: ${line}\n`));
+      root = await DebianRoot.create(join(work, 'root'), tarball.path);
+      // Downloaded .debs are kept between runs on this machine, as a local mirror would. Not in the release test's
+      // cache: apt locks the folder, and the two tests may install at the same time.
+      root.bind(join(cacheDir(), `apt-archives-install-test-${basename(tarball.path)}`), 'var/cache/apt/archives');
+      machineRoot = root.dir;
+      mkdirSync(at(STAGE), { recursive: true });
+      copyFileSync(INSTALL_SH, at(`${STAGE}/install.sh`));
+      copyFileSync(BINARY, at(stagedBinary));
+      chmodSync(at(stagedBinary), 0o755);
+      // The meter: a pty on the host, seen in the root through its dev/pts mount. The program runs as dsmr, a member
+      // of dialout, like a USB serial adapter's device node.
+      pty = await openPty(work);
+      ptsPath = realpathSync(pty.devicePath);
+      chownSync(ptsPath, 0, DIALOUT);
+      chmodSync(ptsPath, 0o660);
+      symlinkSync(ptsPath, at(SERIAL_PORT));
+    }, 600_000);
 
     afterAll(async () => {
       clearInterval(meter);
-      await pty?.close();
-      await serverA?.close();
-      await serverB?.close();
-    });
+      const dir = root?.dir;
+      try {
+        await root?.destroy();
+      } finally {
+        machineRoot = '';
+        await pty?.close();
+        await serverA?.close();
+        await serverB?.close();
+      }
+      if (dir) expect(mountsBelow(dir), 'mounts left behind').toEqual([]);
+    }, 120_000);
 
     it('installs and runs it as user dsmr, forwarding from the serial port to every server', async () => {
       requireRoot();
-      if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run npm run build first`);
-      if (!commandExists('socat')) throw new Error('socat is not installed (apt-get install socat)');
-      pty = await openPty(work);
-      // The program runs as dsmr, a member of dialout, like a USB serial adapter's device node.
-      const ptsPath = realpathSync(pty.devicePath);
-      chownSync(ptsPath, 0, gidOfGroup('dialout'));
-      chmodSync(ptsPath, 0o660);
-
       installArgs = [
-        '--binary', BINARY,
+        '--binary', stagedBinary,
         '--api-url', serverA.url, '--api-key-file', keyFile(KEY_A),
         '--api-url', `${serverB.url}/`, '--api-key-file', keyFile(KEY_B),
-        '--serial-port', pty.devicePath,
+        '--serial-port', SERIAL_PORT,
         '--dsmr-version', '5',
       ];
       startMeter();
@@ -585,8 +601,8 @@ describe('install.sh', () => {
       const tail = result.stdout.trimEnd().split('\n').slice(-14).join('\n');
       expect(tail).toContain(`ok   ${serverA.url}: API enabled and the key is accepted`);
       expect(tail).toContain(`ok   ${serverB.url}: API enabled and the key is accepted`);
-      expect(tail).toContain(`ok   serial port ${pty.devicePath}: exists and user dsmr can open it`);
-      expect(tail).toContain(`ok   a first telegram was read from serial port ${pty.devicePath}`);
+      expect(tail).toContain(`ok   serial port ${SERIAL_PORT}: exists and user dsmr can open it`);
+      expect(tail).toContain(`ok   a first telegram was read from serial port ${SERIAL_PORT}`);
       expect(tail).toMatch(/\ndone\. Settings: /);
       expect(result.stdout + result.stderr).not.toContain(KEY_A);
 
@@ -604,17 +620,17 @@ describe('install.sh', () => {
       // Files, owners and modes; the keys only in the env file.
       expect(ownerModeOf(BIN_PATH)).toBe('root:root 0755');
       if (IS_BUNDLE) expect(ownerModeOf(LIB_DIR)).toBe('root:root 0755');
-      else expect(readFileSync(BIN_PATH).equals(readFileSync(BINARY))).toBe(true);
+      else expect(readFileSync(at(BIN_PATH)).equals(readFileSync(BINARY))).toBe(true);
       expect(ownerModeOf(ENV_FILE)).toBe('root:dsmr 0640');
       expect(ownerModeOf(CONF_DIR)).toBe('root:dsmr 0750');
       expect(ownerModeOf(DATA_DIR)).toBe('dsmr:dsmr 0750');
       expect(ownerModeOf(SUPERVISOR_CONF)).toBe('root:root 0644');
-      const env = readFileSync(ENV_FILE, 'utf8');
+      const env = readFileSync(at(ENV_FILE), 'utf8');
       expect(env).toContain(`DSMRREADER_REMOTE_DATALOGGER_API_HOSTS=${serverA.url},${serverB.url}\n`);
       expect(env).toContain(`DSMRREADER_REMOTE_DATALOGGER_API_KEYS=${KEY_A},${KEY_B}\n`);
-      expect(env).toContain(`DSMRREADER_REMOTE_DATALOGGER_SERIAL_PORT=${pty.devicePath}\n`);
+      expect(env).toContain(`DSMRREADER_REMOTE_DATALOGGER_SERIAL_PORT=${SERIAL_PORT}\n`);
       expect(env).toContain('DSMR_DATALOGGER_DSMR_VERSION=5\n');
-      const conf = readFileSync(SUPERVISOR_CONF, 'utf8');
+      const conf = readFileSync(at(SUPERVISOR_CONF), 'utf8');
       expect(conf).toContain(`[program:${PROGRAM}]\n`);
       expect(conf).toContain(`command=${BIN_PATH} --env-file ${ENV_FILE}\n`);
       expect(conf).toContain('user=dsmr\n');
@@ -628,7 +644,7 @@ describe('install.sh', () => {
       expect(commandLines).not.toContain(KEY_B);
 
       // Write only once the program holds the port, so the test does not lean on the pty's buffering.
-      await waitForProgram(() => openFdTargets(pid).includes(ptsPath), 30_000, `the program (pid ${pid}) to open ${ptsPath}`);
+      await waitForProgram(() => holdsPort(pid), 30_000, `the program (pid ${pid}) to open ${ptsPath}`);
       await pty.write(telegrams[0]!);
       await waitForProgram(() => received(serverA, telegrams[0]!) && received(serverB, telegrams[0]!), 30_000, 'the first telegram at both servers');
       expect(serverA.requests.every((r) => r.key === KEY_A)).toBe(true);
@@ -659,11 +675,11 @@ describe('install.sh', () => {
       await waitFor(() => serverB.requests.some((r) => r.status === 503), { timeoutMs: 30_000, what: 'a refused attempt at B' });
       for (const telegram of queued) expect(received(serverB, telegram)).toBe(false);
 
-      const logStart = existsSync(SUPERVISORD_LOG) ? statSync(SUPERVISORD_LOG).size : 0;
+      const logStart = existsSync(at(SUPERVISORD_LOG)) ? statSync(at(SUPERVISORD_LOG)).size : 0;
       const stop = await supervisorctl('stop', PROGRAM);
       expect(stop.code, show(stop)).toBe(0);
       expect((await programStatus()).state).toBe('STOPPED');
-      const stopLog = readFileSync(SUPERVISORD_LOG, 'latin1').slice(logStart);
+      const stopLog = readFileSync(at(SUPERVISORD_LOG), 'latin1').slice(logStart);
       expect(stopLog).toContain(`stopped: ${PROGRAM} (exit status 0)`);
       expect(stopLog).not.toContain('SIGKILL');
       expect(pidsOfUid(uidOf('dsmr'))).toEqual([]);
@@ -714,10 +730,10 @@ describe('install.sh', () => {
       requireRoot();
       expect(installed, 'the install step failed').toBe(true);
       const oldPid = (await programStatus()).pid;
-      const before = readFileSync(ENV_FILE, 'utf8');
-      const result = await installSh(['--binary', BINARY, '--interval', '0']);
+      const before = readFileSync(at(ENV_FILE), 'utf8');
+      const result = await installSh(['--binary', stagedBinary, '--interval', '0']);
       expect(result.code, show(result)).toBe(0);
-      const after = readFileSync(ENV_FILE, 'utf8');
+      const after = readFileSync(at(ENV_FILE), 'utf8');
       expect(after).toBe(`${before}DSMRREADER_REMOTE_DATALOGGER_SLEEP=0\n`);
       expect(ownerModeOf(ENV_FILE)).toBe('root:dsmr 0640');
       const status = await programStatus();
@@ -725,7 +741,7 @@ describe('install.sh', () => {
       expect(status.pid).not.toBe(oldPid);
       const pid = status.pid!;
       // Still forwarding after the restart.
-      await waitFor(() => openFdTargets(pid).includes(realpathSync(pty.devicePath)), { timeoutMs: 30_000, what: 'the port reopened' });
+      await waitFor(() => holdsPort(pid), { timeoutMs: 30_000, what: 'the port reopened' });
       await pty.write(telegrams[4]!);
       await waitForProgram(() => received(serverA, telegrams[4]!) && received(serverB, telegrams[4]!), 30_000, 'a telegram forwarded after the restart');
     }, 180_000);
@@ -734,14 +750,14 @@ describe('install.sh', () => {
       requireRoot();
       expect(installed, 'the install step failed').toBe(true);
       // Stands in for an older version that finds a spool format it cannot read: says why, exits, deletes nothing.
-      const refusing = join(work, 'refusing-program');
-      writeFileSync(refusing, '#!/bin/sh\necho "dsmr-datalogger: the spool is format 9, newer than this version reads (1): install the newer version again"\nexit 1\n', { mode: 0o755 });
+      const refusing = `${STAGE}/refusing-program`;
+      writeFileSync(at(refusing), '#!/bin/sh\necho "dsmr-datalogger: the spool is format 9, newer than this version reads (1): install the newer version again"\nexit 1\n', { mode: 0o755 });
       const result = await installSh(['--binary', refusing], { timeoutMs: 180_000 });
       expect(result.code, show(result)).toBe(1);
       expect(result.stderr).toContain('the spool is format 9, newer than this version reads');
       expect(result.stderr).toMatch(/the new program does not start \(its log above says why\); \S+ is back in place and restarted/);
-      expect(readFileSync(BIN_PATH).equals(readFileSync(BINARY))).toBe(true);
-      expect(existsSync('/usr/local/bin/.dsmr-datalogger.previous')).toBe(false);
+      expect(readFileSync(at(BIN_PATH)).equals(readFileSync(BINARY))).toBe(true);
+      expect(existsSync(at('/usr/local/bin/.dsmr-datalogger.previous'))).toBe(false);
       await waitFor(async () => (await programStatus()).state === 'RUNNING', { timeoutMs: 60_000, what: 'the previous program RUNNING again' });
     }, 240_000);
 
@@ -754,15 +770,15 @@ describe('install.sh', () => {
       const status = await programStatus();
       expect(status.text).toMatch(/no such process/i);
       expect(pidsOfUid(uidOf('dsmr'))).toEqual([]);
-      expect(existsSync(BIN_PATH)).toBe(false);
-      expect(existsSync(SUPERVISOR_CONF)).toBe(false);
-      expect(existsSync(ENV_FILE)).toBe(true);
-      expect(existsSync(DATA_DIR)).toBe(true);
+      expect(existsSync(at(BIN_PATH))).toBe(false);
+      expect(existsSync(at(SUPERVISOR_CONF))).toBe(false);
+      expect(existsSync(at(ENV_FILE))).toBe(true);
+      expect(existsSync(at(DATA_DIR))).toBe(true);
 
       const purge = await installSh(['--uninstall', '--purge']);
       expect(purge.code, show(purge)).toBe(0);
-      for (const path of INSTALLED_PATHS) expect(existsSync(path), path).toBe(false);
-      expect(existsSync(PROGRAM_LOG)).toBe(false);
+      for (const path of INSTALLED_PATHS) expect(existsSync(at(path)), path).toBe(false);
+      expect(existsSync(at(PROGRAM_LOG))).toBe(false);
     }, 120_000);
   });
 });
@@ -772,7 +788,7 @@ async function waitForProgram(check: () => boolean, timeoutMs: number, what: str
   try {
     await waitFor(check, { timeoutMs, what });
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- ${PROGRAM_LOG}\n${tail(PROGRAM_LOG)}`);
+    throw new Error(`${(error as Error).message}\n--- ${PROGRAM_LOG}\n${tail(at(PROGRAM_LOG))}`);
   }
 }
 
