@@ -107,8 +107,8 @@ export class KeepAliveConnection {
     // As Node's client: no Nagle delay on a request written at once, and TCP keep-alive on the idle connection.
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
-    // Listeners for the connection's whole life, handing on to the request in flight: added and removed per request,
-    // each 'data' listener set the stream flowing again through a tick of its own, a few percent of a telegram's CPU.
+    // Listeners for the connection's whole life, handing on to the request in flight. Added per request, they left
+    // the bytes a server sent between requests to nobody, and a stray answer could be taken for the next one's own.
     // Between requests the server may close the connection: the next request then opens a new one.
     socket.on('data', (chunk: Buffer) => this.received(socket, chunk));
     socket.on('error', (err: Error) => this.broken(socket, err));
