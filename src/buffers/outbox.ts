@@ -15,6 +15,7 @@ export class Outbox {
   private memory: Waiting[] = [];
   private spooling = false;
   private wake: (() => void) | undefined;
+  private emptied: (() => void) | undefined;
 
   constructor(
     private readonly backlog: Backlog,
@@ -70,6 +71,7 @@ export class Outbox {
     if (this.backlog.count > 0) return this.backlog.readBatch(max);
     if (this.memory.length > 0) return [this.memory[0].telegram];
     this.spooling = false;
+    this.emptied?.();
     return [];
   }
 
@@ -78,12 +80,22 @@ export class Outbox {
     // It may have moved from memory to the backlog while in flight; either way it is the oldest one waiting.
     if (this.memory[0]?.telegram === telegram) this.memory.shift();
     else await this.backlog.ack(1);
+    if (this.queued === 0) this.emptied?.();
   }
 
   /** Resolves when a telegram waits (at once if one already does), or wakeUp() is called. */
   whenMore(): Promise<void> {
     if (this.queued > 0) return Promise.resolve();
     return new Promise<void>((resolve) => (this.wake = resolve)).finally(() => (this.wake = undefined));
+  }
+
+  /**
+   * Resolves when nothing waits any more (at once if nothing does): told when the last one is done, and whenever the
+   * consumer finds nothing left to take. One waiter at a time.
+   */
+  whenEmpty(): Promise<void> {
+    if (this.queued === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => (this.emptied = resolve)).finally(() => (this.emptied = undefined));
   }
 
   wakeUp(): void {

@@ -15,7 +15,6 @@ import { formatStats } from '../log/stats.ts';
 /** SIGTERM must end us well within supervisor's stopwaitsecs (10 s); a request in flight gets this long to finish. */
 export const STOP_GRACE_MS = 5000;
 export const STOP_DEADLINE_MS = 9500;
-const DRAIN_POLL_MS = 100;
 
 export interface DataloggerOptions {
   source: Source;
@@ -42,6 +41,9 @@ export class Datalogger {
   /** Each kind of drop is worth one warning; the rest are counted in the stats line. */
   private readonly dropsAnnounced = new Set<string>();
   private stopping = false;
+  /** Ends the wait for the outputs to drain once a stop is asked for (a signal while the input has ended). */
+  private stopAsked!: () => void;
+  private readonly stopRequested = new Promise<void>((resolve) => (this.stopAsked = resolve));
   private statsTimer: Timer | undefined;
 
   constructor(private readonly options: DataloggerOptions) {
@@ -78,6 +80,7 @@ export class Datalogger {
   async stop(why: string, code = 0): Promise<number> {
     if (this.stopping) return this.done;
     this.stopping = true;
+    this.stopAsked();
     const { clock, log, outputs, source } = this.options;
     log.info(`${why}: stopping`);
     // Whatever happens below, exit before supervisor would reach for SIGKILL.
@@ -141,9 +144,9 @@ export class Datalogger {
   }
 
   private async drainThenStop(): Promise<void> {
-    const { clock, log } = this.options;
+    const { log, outputs } = this.options;
     if (this.waiting() > 0) log.info(`input ended; waiting until ${this.waiting()} telegram(s) are delivered`);
-    while (this.waiting() > 0 && !this.stopping) await new Promise<void>((resolve) => clock.setTimeout(resolve, DRAIN_POLL_MS));
+    await Promise.race([Promise.all(outputs.map((o) => o.whenDrained())), this.stopRequested]);
     await this.stop('input ended, everything delivered', 0);
   }
 

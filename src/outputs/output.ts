@@ -43,6 +43,11 @@ export class Output {
     return this.outbox.queued;
   }
 
+  /** Resolves once nothing waits to be delivered (at once if nothing does). One waiter at a time. */
+  whenDrained(): Promise<void> {
+    return this.outbox.whenEmpty();
+  }
+
   start(): void {
     if (this.outbox.spooled > 0) this.options.log.info(`${this.name}: ${this.outbox.spooled} telegram(s) from an earlier run go out first`);
     this.driver.start();

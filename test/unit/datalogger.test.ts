@@ -105,6 +105,16 @@ describe('Datalogger', () => {
     expect(log.lines.some((l) => l.includes('input ended, everything delivered: stopping'))).toBe(true);
   });
 
+  it('stops as soon as the last telegram of an ended input is delivered, on no timer', async () => {
+    const { clock, source, sinks, datalogger, exitCode } = setup([() => ({ outcome: 'delivered' })]);
+    datalogger.start();
+    source.feed(telegram(1) + telegram(2));
+    source.events!.end();
+    await clock.advance(0);
+    expect(sinks[0].received).toEqual([telegram(1), telegram(2)]);
+    expect(exitCode()).toBe(0);
+  });
+
   it('on stop, gives a request in flight the grace period, then keeps what waits in the backlog', async () => {
     const hang: (t: string) => Answer = () => new Promise<DeliveryResult>(() => {});
     const { clock, source, backlogs, datalogger, exitCode, log } = setup([hang]);
