@@ -80,7 +80,6 @@ export class Outbox {
     // It may have moved from memory to the backlog while in flight; either way it is the oldest one waiting.
     if (this.memory[0]?.telegram === telegram) this.memory.shift();
     else await this.backlog.ack(1);
-    if (this.queued === 0) this.emptied?.();
   }
 
   /** Resolves when a telegram waits (at once if one already does), or wakeUp() is called. */
@@ -90,8 +89,8 @@ export class Outbox {
   }
 
   /**
-   * Resolves when nothing waits any more (at once if nothing does): told when the last one is done, and whenever the
-   * consumer finds nothing left to take. One waiter at a time.
+   * Resolves when nothing waits any more (at once if nothing does): told when the consumer, asking for the next
+   * telegrams (next()), finds none left. One waiter at a time.
    */
   whenEmpty(): Promise<void> {
     if (this.queued === 0) return Promise.resolve();
