@@ -33,9 +33,7 @@ export class KeepAliveConnection {
    * is out its socket keeps the process alive; afterwards nothing should.
    */
   private deadline: { timer: NodeJS.Timeout; ms: number } | undefined;
-  /** What the deadline does to the request in flight; undefined when none is. */
-  private expire: (() => void) | undefined;
-  /** The request in flight, which the connection's listeners hand what happens to; undefined between requests. */
+  /** The request in flight, to which the connection's listeners and the deadline report; undefined between requests. */
   private inFlight: InFlight | undefined;
   private readonly head: string;
   private readonly port: number;
@@ -68,7 +66,6 @@ export class KeepAliveConnection {
       const finish = (err: PostError | undefined, answer?: Answer) => {
         if (settled) return;
         settled = true;
-        this.expire = undefined;
         this.inFlight = undefined;
         if (err) {
           this.drop(socket);
@@ -78,8 +75,7 @@ export class KeepAliveConnection {
         if (!reader.reusable) this.drop(socket);
         resolve(answer!);
       };
-      this.inFlight = { socket, reader, finish };
-      this.expire = () => finish(Object.assign(new Error(`no complete answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' }));
+      this.inFlight = { socket, reader, timeoutMs, finish };
       this.armDeadline(timeoutMs);
       this.used = true;
       socket.write(`${this.head}${body.length}\r\n\r\n${body}`, 'latin1');
@@ -92,7 +88,12 @@ export class KeepAliveConnection {
       return;
     }
     if (this.deadline) clearTimeout(this.deadline.timer);
-    this.deadline = { timer: setTimeout(() => this.expire?.(), ms).unref(), ms };
+    this.deadline = { timer: setTimeout(() => this.expired(), ms).unref(), ms };
+  }
+
+  private expired(): void {
+    const request = this.inFlight;
+    request?.finish(Object.assign(new Error(`no complete answer within ${request.timeoutMs / 1000} s`), { code: 'ETIMEDOUT' }));
   }
 
   close(): void {
@@ -161,6 +162,7 @@ export class KeepAliveConnection {
 interface InFlight {
   socket: net.Socket;
   reader: AnswerReader;
+  timeoutMs: number;
   finish(err: PostError | undefined, answer?: Answer): void;
 }
 
