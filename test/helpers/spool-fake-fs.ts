@@ -1,9 +1,8 @@
 // An in-memory file system for the spool (src/buffers/spool/fs-port.ts) that fails on purpose: a capacity (ENOSPC
 // with short writes, as Linux does), injected errors and torn writes, a killed process (open handles die, the page
 // cache stays) and a power cut (everything not fsynced is gone: file contents since their last fsync, directory
-// entries since the directory's last fsync). Plus a fake clock. Pure and in-process: no mount, no root.
+// entries since the directory's last fsync). Pure and in-process: no mount, no root.
 import { dirname } from 'node:path';
-import type { Clock, Timer } from '../../src/core/clock.ts';
 import type { OpenMode, SpoolFile, SpoolFs } from '../../src/buffers/spool/fs-port.ts';
 
 export type FaultKind = 'open' | 'openRead' | 'read' | 'write' | 'truncate' | 'sync' | 'rename' | 'unlink' | 'syncDirectory';
@@ -276,57 +275,4 @@ class FakeFile implements SpoolFile {
   async close(): Promise<void> {
     this.closed = true;
   }
-}
-
-/** Time that moves only when told to; timers fire in order, each at its time. */
-export class FakeClock implements Clock {
-  private time: number;
-  private timers: { at: number; order: number; fn: () => void; handle: Timer }[] = [];
-  private order = 0;
-
-  constructor(start = Date.UTC(2024, 0, 1)) {
-    this.time = start;
-  }
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimeout(fn: () => void, ms: number): Timer {
-    const handle: Timer = { unref: () => handle };
-    this.timers.push({ at: this.time + Math.max(0, ms), order: this.order++, fn, handle });
-    return handle;
-  }
-
-  clearTimeout(timer: Timer | undefined): void {
-    this.timers = this.timers.filter((t) => t.handle !== timer);
-  }
-
-  get pending(): number {
-    return this.timers.length;
-  }
-
-  /** Moves time on by `ms`, firing the timers due on the way, and lets the work they start finish. */
-  async advance(ms: number): Promise<void> {
-    const until = this.time + ms;
-    for (;;) {
-      const due = this.timers.filter((t) => t.at <= until).sort((a, b) => a.at - b.at || a.order - b.order)[0];
-      if (!due) break;
-      this.timers.splice(this.timers.indexOf(due), 1);
-      this.time = Math.max(this.time, due.at);
-      due.fn();
-      await settle();
-    }
-    this.time = until;
-  }
-
-  /** A dead process's timers never fire. */
-  forget(): void {
-    this.timers = [];
-  }
-}
-
-/** Lets queued work on fake files (promises only, no real I/O) run to its end. */
-export function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

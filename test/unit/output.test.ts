@@ -5,7 +5,7 @@ import { SLOW_ANSWER_MS } from '../../src/outputs/delivery-driver.ts';
 import type { DeliveryResult } from '../../src/sinks/sink.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { MemoryBacklog } from '../helpers/memory-backlog.ts';
-import { FakeClock as SpoolClock, FakeFs } from '../helpers/spool-fake-fs.ts';
+import { FakeFs } from '../helpers/spool-fake-fs.ts';
 import { Spool } from '../../src/buffers/spool/index.ts';
 import { recordingLogger, ScriptedSink, type Answer } from '../helpers/scripted.ts';
 
@@ -213,7 +213,7 @@ describe('Output replaying a spool', () => {
   const telegrams = Array.from({ length: 600 }, (_, n) => `telegram ${String(n).padStart(4, '0')}`);
 
   async function killDuringReplay(killAtPost: number, serverGotIt: boolean): Promise<{ deliveredBeforeKill: string[]; survivors: string[] }> {
-    const clock = new SpoolClock();
+    const clock = new FakeClock();
     const fs = new FakeFs(clock);
     const options = { dir: '/spool/server', maxBytes: 10 * 1024 * 1024, segmentBytes: 4096, fs, clock };
     const filling = await Spool.open(options);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Spool, type SpoolEvent, type SpoolOptions } from '../../src/buffers/spool/index.ts';
 import { RECORD_HEADER_BYTES } from '../../src/buffers/spool/record.ts';
-import { FakeClock, FakeFs, type Fault, type FaultKind } from '../helpers/spool-fake-fs.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { FakeFs, type Fault, type FaultKind } from '../helpers/spool-fake-fs.ts';
 import { telegramsDir } from '../helpers/fixtures.ts';
 
 const TELEGRAM = readFileSync(join(telegramsDir, 'dsmr_parser/TELEGRAM_V5.txt'));

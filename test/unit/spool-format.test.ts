@@ -11,7 +11,8 @@ import { createLogger } from '../../src/log/logger.ts';
 import { openBacklog, storageId } from '../../src/buffers/server-storage.ts';
 import { Spool, SpoolFormatError } from '../../src/buffers/spool/index.ts';
 import { crc32 } from '../../src/buffers/spool/record.ts';
-import { FakeClock, FakeFs } from '../helpers/spool-fake-fs.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { FakeFs } from '../helpers/spool-fake-fs.ts';
 
 const DIR = '/data/spool/server-1';
 

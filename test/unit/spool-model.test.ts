@@ -8,7 +8,8 @@
 //   - everything flushed (or, after a kill, written) survives, unless the bound dropped it.
 import { describe, expect, it } from 'vitest';
 import { Spool, type SpoolEvent } from '../../src/buffers/spool/index.ts';
-import { FakeClock, FakeFs, type FaultKind } from '../helpers/spool-fake-fs.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { FakeFs, type FaultKind } from '../helpers/spool-fake-fs.ts';
 
 const DIR = '/spool/server';
 const PAYLOAD = Buffer.alloc(180, 0x41);

@@ -1,5 +1,4 @@
-// A DataloggerStatus to render, and a clock the tests move by hand: shared by the status-*.test.ts files.
-import type { Clock, Timer } from '../../src/core/clock.ts';
+// A DataloggerStatus to render and a log to read back: shared by the status-*.test.ts files.
 import type { DataloggerStatus, OutputStatus } from '../../src/core/status.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import { VALID_DSMR5 } from '../helpers/streams.ts';
@@ -53,33 +52,6 @@ export function status(over: Partial<DataloggerStatus> = {}, now = T0 + 10_000):
     latest: { at: T0 + 9_000, telegram: VALID_DSMR5 },
     ...over,
   };
-}
-
-export class FakeClock implements Clock {
-  private timers: { at: number; fn: () => void; id: object }[] = [];
-  constructor(public time = T0) {}
-  now(): number {
-    return this.time;
-  }
-  setTimeout(fn: () => void, ms: number): Timer {
-    const id = { unref: () => id };
-    this.timers.push({ at: this.time + ms, fn, id });
-    return id;
-  }
-  clearTimeout(timer: Timer | undefined): void {
-    this.timers = this.timers.filter((t) => t.id !== timer);
-  }
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (;;) {
-      const next = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.timers = this.timers.filter((t) => t !== next);
-      this.time = next.at;
-      next.fn();
-    }
-    this.time = end;
-  }
 }
 
 export function memoryLog(): Logger & { lines: string[] } {

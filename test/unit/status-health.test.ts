@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateHealth, HealthLog } from '../../src/status/health.ts';
 import { StatusService } from '../../src/status/service.ts';
-import { FakeClock, memoryLog, output, status, T0 } from './status-fixture.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { memoryLog, output, status, T0 } from './status-fixture.ts';
 
 const limits = { silenceMs: 60_000, stallMs: 300_000 };
 
@@ -77,17 +78,17 @@ describe('the log', () => {
   });
 
   it('is checked on the sampling timer, not per request: a silent meter is said once, its return once', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const log = memoryLog();
     let lastTelegramAt = T0;
     const service = new StatusService(() => status({ input: { ...status().input, lastTelegramAt } }, clock.now()), clock, limits, log);
     service.start();
-    clock.advance(120_000);
+    clock.advanceSync(120_000);
     for (let i = 0; i < 5; i++) service.view();
     lastTelegramAt = clock.now();
-    clock.advance(15_000);
+    clock.advanceSync(15_000);
     service.stop();
-    clock.advance(600_000);
+    clock.advanceSync(600_000);
     expect(log.lines).toEqual(['WARN unhealthy: no telegram from the meter for 75 s (serial /dev/ttyUSB0)', 'INFO healthy again: the meter is talking']);
   });
 });

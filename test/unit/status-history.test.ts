@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { History, HISTORY_SPAN_MS, SAMPLE_INTERVAL_MS } from '../../src/status/history.ts';
 import { StatusService } from '../../src/status/service.ts';
-import { FakeClock, output, status, T0 } from './status-fixture.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { output, status, T0 } from './status-fixture.ts';
 
 describe('History', () => {
   it('holds one hour of samples and no more: a day of sampling keeps the last hour and the same memory', () => {
@@ -36,13 +37,13 @@ describe('History', () => {
 
 describe('StatusService sampling', () => {
   it('samples on its timer: the net power of the latest telegram and each output backlog, every 15 s', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const waiting = output({ queuedInMemory: 2, spooledTelegrams: 5 });
     const service = new StatusService(() => status({ outputs: [waiting], input: { ...status().input, lastTelegramAt: clock.now() } }, clock.now()), clock, { silenceMs: 60_000, stallMs: 300_000 }, { error() {}, warn() {}, info() {}, debug() {}, enabled: () => false });
     service.start();
-    clock.advance(60_000);
+    clock.advanceSync(60_000);
     service.stop();
-    clock.advance(60_000);
+    clock.advanceSync(60_000);
     // VALID_DSMR5 reads 0.378 kW delivered, 0 returned.
     expect(service.history.powerSince(0)).toEqual([15, 30, 45, 60].map((s) => ({ at: T0 + s * 1000, value: 378 })));
     expect(service.history.backlogSince('http://dsmr.local', 0).map((p) => p.value)).toEqual([7, 7, 7, 7]);

@@ -9,7 +9,8 @@ import { History } from '../../src/status/history.ts';
 import { answer } from '../../src/status/routes.ts';
 import { StatusService } from '../../src/status/service.ts';
 import { summary } from '../../src/cli/status.ts';
-import { FakeClock, memoryLog, output, status, T0 } from './status-fixture.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
+import { memoryLog, output, status, T0 } from './status-fixture.ts';
 import { VALID_BELGIAN, VALID_DSMR5, VALID_KAIFA } from '../helpers/streams.ts';
 
 const limits = { silenceMs: 60_000, stallMs: 300_000 };
