@@ -2,7 +2,7 @@
 import type { SerialBackendChoice } from '../config/config.ts';
 import type { SerialBackend } from './serial-backend.ts';
 import { loadSerialPort } from './serialport-module.ts';
-import { runningUnderDeno } from './tty-reader.ts';
+import { runningUnderDeno } from '../platform/runtime.ts';
 
 export interface ChosenBackend {
   backend: SerialBackend;

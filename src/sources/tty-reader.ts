@@ -31,10 +31,6 @@ interface DenoNamespace {
   open(path: string, options: { read: boolean }): Promise<DenoFsFile>;
 }
 
-export function runningUnderDeno(): boolean {
-  return denoNamespace() !== undefined;
-}
-
 function denoNamespace(): DenoNamespace | undefined {
   return (globalThis as { Deno?: DenoNamespace }).Deno;
 }

@@ -61,11 +61,13 @@ describe.each(subjects)('%s', (_name, command, extraEnv) => {
         DSMR_DATALOGGER_DATA_DIR: join(dir, 'data'),
         // Where supervisor runs it: no usable HOME, so the addon must not need one.
         HOME: '/nonexistent',
+        DSMR_DATALOGGER_HTTP_LISTEN: '127.0.0.1:0',
         ...extraEnv,
       },
     });
     cleanups.push(() => (dl.proc.exitCode === null && dl.proc.signalCode === null ? dl.stop('SIGKILL') : undefined));
     onTestFailed(() => console.log(`output:\n${dl.lines.join('\n')}`));
+    const endpoint = /status endpoint on (http:\/\/127\.0\.0\.1:\d+)/.exec(await dl.waitForLine(/status endpoint on http:/, 60_000))![1];
     await dl.waitForLine(/serial port .* opened/, 60_000);
     const { stream, expected } = mixedStream();
     await pty.write(stream);
@@ -74,6 +76,10 @@ describe.each(subjects)('%s', (_name, command, extraEnv) => {
     const latin1 = (list: Buffer[]) => list.map((t) => t.toString('latin1'));
     expect(latin1(a.telegrams)).toEqual(latin1(expected));
     expect(latin1(b.telegrams)).toEqual(latin1(expected));
+    // The status endpoint listens the way each runtime allows (src/status/listener.ts) and answers alike.
+    const health = await fetch(`${endpoint}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.text()).toMatch(/^ok/);
     expect((await dl.stop('SIGTERM', 15_000)).code).toBe(0);
   }, 120_000);
 });
