@@ -9,7 +9,8 @@
 //     nothing about, which would reach the broker after telegrams the outbox sent later and break meter order. With
 //     reconnectPeriod 0 and a clean session, a connection that drops takes its unacknowledged publishes with it
 //     (mqtt.js fails their callbacks), the telegram counts as not delivered, and the outbox sends it again, in order;
-//   - queue QoS 0 messages while offline (queueQoSZero): we send none, and it stays off so none could pile up.
+//   - queue QoS 0 messages while offline (queueQoSZero): we send none, and it stays off so none could pile up;
+//   - hold a copy of each publish until its PUBACK, for those re-sends (its outgoing store): keep-nothing-store.ts.
 // A clean session (clean: true) also means the broker keeps no session of ours between connections: we subscribe to
 // nothing, and a message whose PUBACK was lost is simply sent again by the outbox (at least once, never lost).
 import { createConnection } from 'node:net';
@@ -17,6 +18,7 @@ import type { MqttClient, IClientOptions } from 'mqtt';
 import type { DeliveryResult } from '../sink.ts';
 import type { MqttConfig } from './config.ts';
 import type { Publish } from './encoder.ts';
+import { KeepNothingStore } from './keep-nothing-store.ts';
 
 export interface ServiceOptions {
   /** How long a connect, or the acknowledgements of one telegram's publishes, may take. */
@@ -202,6 +204,7 @@ async function clientOptions(c: MqttConfig, options: ServiceOptions): Promise<Br
     // Else mqtt-packet builds a Buffer for each of the 65,536 two-byte numbers at the first packet: 6.5 MiB of heap
     // (and every GC walks it), to save one two-byte allocation per packet.
     writeCache: false,
+    outgoingStore: new KeepNothingStore(),
     // mqtt.js traces each step of each packet through \`debug\` (a dozen calls a publish, each gathering its
     // arguments into an array even when tracing is off); we never turn that tracing on.
     log: ignore,
