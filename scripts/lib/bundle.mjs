@@ -10,8 +10,11 @@ import { serialportAddonPlugin } from './serialport-addon.mjs';
 
 export const BUNDLE_NAME = 'dsmr-datalogger.cjs';
 const TARGET = 'node18';
-/** Packages only some set-ups load, kept out of what Node parses at start-up (see deferred-packages.mjs). */
-const DEFERRED_PACKAGES = ['mqtt'];
+/**
+ * Packages only some set-ups load, kept out of what Node parses at start-up (see deferred-packages.mjs). Of mqtt.js,
+ * the client module alone: the package's index also brings connect() with its WebSocket and SOCKS builders.
+ */
+const DEFERRED_PACKAGES = ['mqtt/lib/client'];
 
 /**
  * Version from package.json (or `version`, e.g. a release test's bump) and the short git commit ("unknown" outside a
