@@ -25,10 +25,13 @@ import { buildInfo, formatVersion } from './build-info.ts';
 import { ensureNativeCachePath } from './native-cache.ts';
 import type { Sink } from '../sinks/sink.ts';
 import { startStatusEndpoint } from '../status/server.ts';
+import { turnOffBufferPool } from '../platform/buffer-pool.ts';
 
 /** The datalogger itself. Resolves with the exit status. */
 export async function runDatalogger(args: CommandArgs, env: Record<string, string | undefined>, signals: StopSignals): Promise<number> {
   const { config, unknown } = loadConfig(args, env);
+  // A process that runs for months: small Buffers must die young, not pile up in old space (buffer-pool.ts).
+  turnOffBufferPool();
   const log = createLogger(config.logLevel);
   const clock = systemClock;
   prepareDataDir(config.dataDir);
