@@ -151,9 +151,10 @@ export class BrokerConnection {
 
   private async open(): Promise<Connected | DeliveryResult> {
     if (this.closed) return { outcome: 'unavailable', reason: 'closed' };
+    const options = await clientOptions(this.config, this.options);
     let client: MqttClient;
     try {
-      client = await connectClient(await clientOptions(this.config, this.options));
+      client = await connectClient(options);
     } catch (err) {
       return { outcome: 'unavailable', reason: `the MQTT library does not load: ${(err as Error).message}` };
     }
