@@ -36,8 +36,8 @@ interface TcpHandle {
   listen(backlog: number): number;
   getsockname(out: { port?: number }): number;
   unref(): void;
-  close(done: () => void): void;
-  onconnection: ((status: number, client: unknown) => void) | null;
+  close(done?: () => void): void;
+  onconnection: ((status: number, client: TcpHandle) => void) | null;
 }
 interface TcpBinding {
   TCP: new (type: number) => TcpHandle;
@@ -68,7 +68,7 @@ export function listenOnHandle(address: ListenAddress, options: ListenOptions): 
 function listenOn(binding: TcpBinding, address: ListenAddress, options: ListenOptions): Promise<Listener> {
   const handle = new binding.TCP(binding.constants.SERVER);
   const failed = (status: number, syscall: string) => {
-    handle.close(() => {});
+    handle.close();
     return Promise.reject(systemError(status, syscall));
   };
   const bound = net.isIPv6(address.host) ? handle.bind6(address.host, address.port, 0) : handle.bind(address.host, address.port);
@@ -83,8 +83,9 @@ function listenOn(binding: TcpBinding, address: ListenAddress, options: ListenOp
   const open = new Set<net.Socket>();
   handle.onconnection = (status, client) => {
     if (status < 0) return options.onError(systemError(status, 'accept'));
+    // As net's Server does: a connection over the limit is closed before it becomes a Socket.
+    if (open.size >= options.maxConnections) return client.close();
     const socket = new net.Socket({ handle: client, pauseOnCreate: true, readable: true, writable: true } as net.SocketConstructorOpts);
-    if (open.size >= options.maxConnections) return void socket.destroy();
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     options.onSocket(socket);
