@@ -2,7 +2,7 @@
 // npm run bench: what the datalogger costs, measured on real processes, a real pty and a local keep-alive HTTP
 // server, next to another datalogger (the seed's Python script) run the same way. See docs/BENCHMARK.md.
 // Usage and options: HELP below, or node scripts/bench.mjs --help.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { startMosquitto } from './bench/mosquitto.mjs';
 import { measureRuntimeFloor } from './bench/runtime-floor.mjs';
 import { ensureNodeRuntime } from './lib/node-runtimes.mjs';
 import { describeMachine, fileSize, programFile, subjectVersion } from './bench/machine.mjs';
+import { installerEnvironment } from './bench/installer-env.mjs';
 import { measureReplay, measureStartup, measureSteady } from './bench/phases.mjs';
 import { openPty } from './lib/pty.mjs';
 import { buildReport, SETUPS } from './bench/report.mjs';
@@ -26,7 +27,9 @@ const API_KEY = 'bench-0123456789abcdef';
 const progress = (message) => process.stderr.write(`bench: ${message}\n`);
 const HELP = `Usage: node scripts/bench.mjs [--subject COMMAND] [--compare COMMAND|seed] [--json FILE] [--check] [--quick]
 
-  --subject COMMAND   the datalogger to measure (default: dist/dsmr-datalogger-linux-x64)
+  --subject COMMAND   the datalogger to measure (default: dist/dsmr-datalogger-linux-x64), run with the
+                      environment install.sh's supervisor program gives it (GLIBC_TUNABLES)
+  --by-hand           run the subject without that environment, as typed in a shell
   --runtime NODE      the stock Node every memory figure is divided by (default: the pinned Node 24 the
                       executables embed, from .cache/, fetched and verified as npm run build does)
   --compare COMMAND   a second datalogger, measured the same way and printed beside it with subject/peer;
@@ -63,6 +66,7 @@ function parseOptions(argv) {
       'startup-runs': { type: 'string' },
       'idle-seconds': { type: 'string' },
       'keep-work-dir': { type: 'boolean', default: false },
+      'by-hand': { type: 'boolean', default: false },
       phases: { type: 'string', default: 'startup,steady,replay' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -92,6 +96,7 @@ function parseOptions(argv) {
     check: values.check,
     seedGuide: values['seed-guide'],
     keepWorkDir: values['keep-work-dir'],
+    byHand: values['by-hand'],
     cpuTelegrams: count('cpu-telegrams', 2000, 300),
     latencyTelegrams: count('latency-telegrams', 1000, 100),
     latencyWarmup: quick ? 5 : 20,
@@ -114,7 +119,9 @@ function describeSubject(command, workDir, options) {
   const program = programFile(command, repoRoot);
   const inRepo = program ? relative(repoRoot, program) : '';
   const label = program ? (inRepo && !inRepo.startsWith('..') ? inRepo : program) : command;
-  return { label, command, spool: true, isSeed: false };
+  // Run as install.sh's supervisor program runs it, unless asked to measure a run typed by hand.
+  const supervised = options.byHand ? {} : installerEnvironment(readFileSync(join(repoRoot, 'install.sh'), 'utf8'));
+  return { label, command, spool: true, isSeed: false, supervised };
 }
 
 /**
@@ -133,6 +140,7 @@ async function measure(ctx, spec) {
   const program = programFile(spec.command, repoRoot);
   results.programFile = program;
   results.programBytes = program ? fileSize(program) : undefined;
+  results.environment = spec.supervised;
   progress(`measuring ${spec.label}: ${spec.command}${results.version ? ` (${results.version})` : ''}`);
   const { phases } = ctx.options;
   // The peer (the seed) has only the DSMR-reader API.
@@ -220,6 +228,8 @@ async function main() {
   const out = [];
   out.push(`machine: ${machine.cpus} CPUs, ${machine.cpuModel}, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${machine.os}, Linux ${machine.kernel}; bench on Node ${machine.benchNode}`);
   out.push(`subject: ${subjectSpec.command}${subject.version ? `  [${subject.version}]` : ''}`);
+  const supervised = Object.entries(subjectSpec.supervised).map(([name, value]) => `${name}=${value}`).join(' ');
+  out.push(`         ${supervised ? `run with ${supervised}, as install.sh's supervisor program runs it` : 'run by hand (--by-hand): without the environment install.sh gives it'}`);
   out.push(`floor:   ${subject.floor.command}  ("x Node": each memory figure over its idle resident memory, this run)`);
   if (peer) out.push(`peer:    ${peerSpec.command}${peer.version ? `  [${peer.version}]` : ''}`);
   out.push(

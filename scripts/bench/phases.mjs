@@ -37,6 +37,7 @@ function subjectEnv(ctx, spec, dataDir, extra = {}) {
     DSMRREADER_REMOTE_DATALOGGER_API_KEYS: ctx.key,
     DSMR_DATALOGGER_DATA_DIR: dataDir,
     DSMR_DATALOGGER_DSMR_VERSION: '5',
+    ...spec.supervised,
     ...spec.env,
     ...extra,
   };

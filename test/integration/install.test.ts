@@ -636,6 +636,10 @@ describe('install.sh', () => {
       expect(conf).toContain('user=dsmr\n');
       expect(conf).toContain('stopsignal=TERM\n');
       expect(conf).toContain('environment=HOME="/var/lib/dsmr-datalogger",PKG_NATIVE_CACHE_PATH=');
+      // What supervisord really passed: glibc reads its tunables only at exec, so they must be in the environment.
+      const programEnv = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      expect(programEnv).toContain('GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072');
+      expect(programEnv).toContain('HOME=/var/lib/dsmr-datalogger');
       expect(conf).not.toContain(KEY_A);
       expect(conf).not.toContain(KEY_B);
       const commandLines = allCommandLines();
