@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startCheckedServer } from './bench/checked-server.mjs';
 import { startMosquitto } from './bench/mosquitto.mjs';
-import { measureRuntimeFloor } from './bench/runtime-floor.mjs';
+import { measureRuntimeFloor, measureWorkingRuntime } from './bench/runtime-floor.mjs';
+import { SEA_EXEC_ARGV } from './lib/sea-exec-argv.mjs';
 import { ensureNodeRuntime } from './lib/node-runtimes.mjs';
 import { describeMachine, fileSize, programFile, subjectVersion } from './bench/machine.mjs';
 import { installerEnvironment } from './bench/installer-env.mjs';
@@ -205,8 +206,11 @@ async function main() {
     progress(`stock Node idle on an empty timer: ${runtime}`);
     const floor = await measureRuntimeFloor(runtime, { idleSeconds: options.idleSeconds });
     progress(`stock Node idle: ${(floor.rssBytes / 1048576).toFixed(1)} MiB resident (median of ${floor.runs.length})`);
+    const working = await measureWorkingRuntime(runtime, { idleSeconds: options.idleSeconds, execArgv: SEA_EXEC_ARGV, env: subjectSpec.supervised });
+    progress(`stock Node after work, with the datalogger's built-ins: ${(working.rssBytes / 1048576).toFixed(1)} MiB resident`);
     subject = await measure(ctx, subjectSpec);
     subject.floor = floor;
+    subject.workingRuntime = working;
     if (peerSpec) {
       peer = await measure(ctx, peerSpec);
       peer.floor = floor;
@@ -231,6 +235,7 @@ async function main() {
   const supervised = Object.entries(subjectSpec.supervised).map(([name, value]) => `${name}=${value}`).join(' ');
   out.push(`         ${supervised ? `run with ${supervised}, as install.sh's supervisor program runs it` : 'run by hand (--by-hand): without the environment install.sh gives it'}`);
   out.push(`floor:   ${subject.floor.command}  ("x Node": each memory figure over its idle resident memory, this run)`);
+  out.push(`worked:  ${subject.workingRuntime.command}`);
   if (peer) out.push(`peer:    ${peerSpec.command}${peer.version ? `  [${peer.version}]` : ''}`);
   out.push(
     `fed: ${options.cpuTelegrams} telegrams as fast as the pty takes them; ${options.latencyTelegrams} (after ${options.latencyWarmup} warm-up) one every ${options.latencyIntervalMs} ms ` +

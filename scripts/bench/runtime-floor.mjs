@@ -1,6 +1,7 @@
 // The floor every memory figure is read against: the same pinned Node the executables embed, stock, idling on an
 // empty timer, measured in the same run (the machine's page cache and kernel make absolute MiB drift between runs).
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+// Beside it, for reading the idle figures, the same Node once it has worked: see measureWorkingRuntime.
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +10,33 @@ import { median } from './stats.mjs';
 import { startSubject } from './subject.mjs';
 
 const EMPTY_TIMER = `-e "setInterval(() => {}, 1e6)"`;
+
+/**
+ * The public built-in modules the x64 executable has loaded when it idles in the `api` set-up (its
+ * process.moduleLoadList, read through NODE_OPTIONS=-r, at 74435f4). Those it needs for its work: the serial port
+ * (fs, tty, stream), the API connection (net), the status endpoint (net), the SEA assets (sea).
+ */
+const DATALOGGER_BUILTINS = [
+  'events', 'util/types', 'buffer', 'diagnostics_channel', 'async_hooks', 'timers', 'path', 'querystring', 'fs', 'util',
+  'url', 'module', 'os', 'string_decoder', 'stream/promises', 'stream', 'net', 'sea', 'tty',
+];
+
+/**
+ * Loads the built-ins, then makes short-lived objects for WORK_MS (young-generation collections, as any program's
+ * work does), then idles. A collection commits V8's second semi-space, and the collector's code is paged in: an
+ * empty timer never collects, so the floor above has neither.
+ */
+const WORKING_SCRIPT = `for (const name of ${JSON.stringify(DATALOGGER_BUILTINS)}) require('node:' + name);
+const until = Date.now() + Number(process.env.WORK_MS);
+const work = setInterval(() => {
+  let garbage = [];
+  for (let i = 0; i < 3000; i++) garbage.push({ i });
+  garbage = undefined;
+  if (Date.now() > until) clearInterval(work);
+}, 100);
+setInterval(() => {}, 1e6);
+`;
+const WORK_MS = 2000;
 
 /**
  * Idle resident memory of `runs` stock Node processes started together, each `idleSeconds` after it started (as long
@@ -20,19 +48,43 @@ const EMPTY_TIMER = `-e "setInterval(() => {}, 1e6)"`;
  * MiB idle from the extracted runtime, 42.9 MiB from a copy of it). Floor and subject are then paged in alike.
  * @returns {Promise<{ command: string, rssBytes: number, anonBytes: number, fileBytes: number, runs: object[] }>}
  */
-export async function measureRuntimeFloor(nodePath, { idleSeconds, runs = 3 }) {
+export function measureRuntimeFloor(nodePath, { idleSeconds, runs = 3 }) {
+  return measureIdle(nodePath, { args: EMPTY_TIMER, env: {}, waitMs: idleSeconds * 1000 + 100, runs, described: `${nodePath} ${EMPTY_TIMER}, run from a copy` });
+}
+
+/**
+ * The same stock Node with the executables' Node options (`execArgv`) and environment (`env`), having loaded the
+ * datalogger's built-in modules and done some work, `idleSeconds` after that work: what any program that does the
+ * datalogger's I/O on this runtime idles at before a line of its own code. Informational; no target reads it.
+ */
+export function measureWorkingRuntime(nodePath, { idleSeconds, runs = 3, execArgv, env }) {
+  const scriptDir = mkdtempSync(join(tmpdir(), 'dsmr-bench-working-'));
+  const script = join(scriptDir, 'working.cjs');
+  writeFileSync(script, WORKING_SCRIPT);
+  const args = `${execArgv.join(' ')} ${script}`;
+  const shown = Object.entries(env).map(([name, value]) => `${name}=${value} `).join('');
+  return measureIdle(nodePath, {
+    args,
+    env: { ...env, WORK_MS: String(WORK_MS) },
+    waitMs: WORK_MS + idleSeconds * 1000 + 100,
+    runs,
+    described: `${shown}${nodePath} ${execArgv.join(' ')}, loading ${DATALOGGER_BUILTINS.length} built-ins, ${WORK_MS / 1000} s of small allocations, then idle`,
+  }).finally(() => rmSync(scriptDir, { recursive: true, force: true }));
+}
+
+async function measureIdle(nodePath, { args, env, waitMs, runs, described }) {
   const copyDir = mkdtempSync(join(tmpdir(), 'dsmr-bench-floor-'));
   const copy = join(copyDir, 'node');
   copyFileSync(nodePath, copy);
-  const started = Array.from({ length: runs }, () => startSubject(`${copy} ${EMPTY_TIMER}`, {}));
+  const started = Array.from({ length: runs }, () => startSubject(`${copy} ${args}`, env));
   try {
-    await sleep(idleSeconds * 1000 + 100);
+    await sleep(waitMs);
     const samples = started.map((s) => {
       if (s.exited) throw new Error(`stock Node ended while idling: ${s.describe()}`);
       return memory(s.pid);
     });
     return {
-      command: `${nodePath} ${EMPTY_TIMER}, run from a copy`,
+      command: described,
       rssBytes: median(samples.map((m) => m.rss)),
       anonBytes: median(samples.map((m) => m.anon)),
       fileBytes: median(samples.map((m) => m.file)),

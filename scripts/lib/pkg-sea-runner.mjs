@@ -13,6 +13,7 @@
 // whose `assets` embed the addon as a raw blob that the program reads with node:sea's getRawAsset(): the binary
 // holds the executables' bundle, the deflated packages it defers and one addon, and runs no bootstrap besides Node's own.
 import { createRequire } from 'node:module';
+import { SEA_EXEC_ARGV } from './sea-exec-argv.mjs';
 
 const require = createRequire(import.meta.url);
 const { entry, arch, nodeVersion, output, assets } = JSON.parse(process.argv[2]);
@@ -31,11 +32,6 @@ if (typeof sea !== 'function') {
 
 await sea(entry, {
   targets: [{ nodeRange: `node${nodeVersion}`, platform: 'linux', arch, output }],
-  // Memory over speed: a datalogger handles a telegram a second. A 1 MiB young generation and no optimising compilers
-  // keep the executable within its memory budget (docs/BENCHMARK.md measured idle 52.5 and forwarding 59.1 MiB with
-  // these flags, against 55.9 and 80.8 without), at a CPU cost that stays far below the Python datalogger's.
-  // --memory-saver-mode makes V8 hand pages freed by a full collection back at once instead of pooling them: 14 MiB
-  // were pooled while replaying a backlog; the replay peak fell from 68-72 to 60.5 MiB and the forwarding peak by 1-3
-  // MiB, for about 0.1 s more CPU per 1000 telegrams at the meter's pace.
-  seaConfig: { assets, execArgv: ['--max-semi-space-size=1', '--no-opt', '--no-maglev', '--memory-saver-mode', '--'] },
+  // The trailing `--`: what follows on the command line is the program's, never Node's.
+  seaConfig: { assets, execArgv: [...SEA_EXEC_ARGV, '--'] },
 });
