@@ -11,6 +11,20 @@ import * as esbuild from 'esbuild';
 const NAMESPACE = 'deferred-package';
 
 /**
+ * readable-stream is Node's own stream module published for browsers and old Nodes; mqtt.js and mqtt-packet each
+ * bring a copy (78 KB minified each, with debug, string_decoder, abort-controller and event-target-shim: half of
+ * mqtt.js's deferred bundle). Node >= 18, which every build target is, has the same classes in node:stream, loaded
+ * anyway by the datalogger's serial port and sockets.
+ * @type {import('esbuild').Plugin}
+ */
+const coreStreamsPlugin = {
+  name: 'core-streams',
+  setup(build) {
+    build.onResolve({ filter: /^readable-stream$/ }, () => ({ path: 'node:stream', external: true }));
+  },
+};
+
+/**
  * @param {{ repoRoot: string, packages: string[], target: string, seaAssets?: Map<string, Buffer> }} options
  *   seaAssets: when given, each package's deflated bundle is put there under its asset name, not in the script.
  * @returns {import('esbuild').Plugin}
@@ -31,6 +45,7 @@ export function deferredPackagesPlugin({ repoRoot, packages, target, seaAssets }
           minify: true,
           write: false,
           logLevel: 'silent',
+          plugins: [coreStreamsPlugin],
         });
         const deflated = deflateRawSync(chunk.outputFiles[0].contents, { level: 9 });
         const asset = `deferred/${args.path}`;
