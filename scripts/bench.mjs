@@ -14,7 +14,7 @@ import { SEA_EXEC_ARGV } from './lib/sea-exec-argv.mjs';
 import { ensureNodeRuntime } from './lib/node-runtimes.mjs';
 import { describeMachine, fileSize, programFile, subjectVersion } from './bench/machine.mjs';
 import { installerEnvironment } from './bench/installer-env.mjs';
-import { measureReplay, measureStartup, measureSteady } from './bench/phases.mjs';
+import { measureLoadedBuiltins, measureReplay, measureStartup, measureSteady } from './bench/phases.mjs';
 import { openPty } from './lib/pty.mjs';
 import { buildReport, SETUPS } from './bench/report.mjs';
 import { findPython, prepareSeed } from './bench/seed.mjs';
@@ -206,8 +206,13 @@ async function main() {
     progress(`stock Node idle on an empty timer: ${runtime}`);
     const floor = await measureRuntimeFloor(runtime, { idleSeconds: options.idleSeconds });
     progress(`stock Node idle: ${(floor.rssBytes / 1048576).toFixed(1)} MiB resident (median of ${floor.runs.length})`);
-    const working = await measureWorkingRuntime(runtime, { idleSeconds: options.idleSeconds, execArgv: SEA_EXEC_ARGV, env: subjectSpec.supervised });
-    progress(`stock Node after work, with the datalogger's built-ins: ${(working.rssBytes / 1048576).toFixed(1)} MiB resident`);
+    const builtins = await measureLoadedBuiltins(ctx, { ...subjectSpec, env: setupEnv('api') });
+    let working;
+    if (builtins) {
+      progress(`the subject has ${builtins.length} public built-in modules loaded at idle: ${builtins.join(' ')}`);
+      working = { ...(await measureWorkingRuntime(runtime, { idleSeconds: options.idleSeconds, execArgv: SEA_EXEC_ARGV, env: subjectSpec.supervised, builtins })), builtins };
+      progress(`stock Node after work, with the subject's built-ins: ${(working.rssBytes / 1048576).toFixed(1)} MiB resident`);
+    } else progress('the subject did not list its built-in modules (no Node runs it?): no "stock Node after work" row');
     subject = await measure(ctx, subjectSpec);
     subject.floor = floor;
     subject.workingRuntime = working;
@@ -235,7 +240,7 @@ async function main() {
   const supervised = Object.entries(subjectSpec.supervised).map(([name, value]) => `${name}=${value}`).join(' ');
   out.push(`         ${supervised ? `run with ${supervised}, as install.sh's supervisor program runs it` : 'run by hand (--by-hand): without the environment install.sh gives it'}`);
   out.push(`floor:   ${subject.floor.command}  ("x Node": each memory figure over its idle resident memory, this run)`);
-  out.push(`worked:  ${subject.workingRuntime.command}`);
+  if (subject.workingRuntime) out.push(`worked:  ${subject.workingRuntime.command}`);
   if (peer) out.push(`peer:    ${peerSpec.command}${peer.version ? `  [${peer.version}]` : ''}`);
   out.push(
     `fed: ${options.cpuTelegrams} telegrams as fast as the pty takes them; ${options.latencyTelegrams} (after ${options.latencyWarmup} warm-up) one every ${options.latencyIntervalMs} ms ` +

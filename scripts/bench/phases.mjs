@@ -1,7 +1,7 @@
 // The measurements, each on fresh processes of one subject. Subjects are configured the way a user configures the
 // seed script's successor: DSMRREADER_REMOTE_DATALOGGER_* only, plus our own data directory and DSMR version (a
 // program that does not know those ignores them).
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -264,6 +264,51 @@ export async function measureSteady(ctx, spec) {
   }
   ctx.progress(`${spec.label}: SIGTERM to exit ${result.stop.ms.toFixed(0)} ms (${result.stop.code ?? result.stop.signal})`);
   return result;
+}
+
+// Given to the subject through NODE_OPTIONS: keeps the file named by DSMR_BENCH_BUILTINS_FILE listing the public
+// built-in modules the process has loaded, rewritten whenever that list grows.
+const LIST_BUILTINS_PRELOAD = `const { writeFileSync } = require('node:fs');
+let written = 0;
+setInterval(() => {
+  if (process.moduleLoadList.length === written) return;
+  written = process.moduleLoadList.length;
+  const names = process.moduleLoadList.filter((m) => /^NativeModule (?!internal\\/)/.test(m)).map((m) => m.slice('NativeModule '.length));
+  writeFileSync(process.env.DSMR_BENCH_BUILTINS_FILE, JSON.stringify(names));
+}, 200).unref();
+`;
+
+/**
+ * The public built-in modules a Node subject has loaded once it idles, as the steady phase reads idle: after its
+ * first telegram has been delivered and `idleSeconds` more. Read in a run of its own (the preload that reads them is
+ * not in the measured runs). Undefined for a subject that no Node runs (Deno ignores NODE_OPTIONS; the seed is Python).
+ * @returns {Promise<string[] | undefined>}
+ */
+export async function measureLoadedBuiltins(ctx, spec) {
+  const { options, pty, server, telegrams } = ctx;
+  const dataDir = freshDir(ctx, 'builtins');
+  const preload = join(dataDir, 'list-builtins.cjs');
+  const listFile = join(dataDir, 'builtins.json');
+  writeFileSync(preload, LIST_BUILTINS_PRELOAD);
+  const env = subjectEnv(ctx, spec, dataDir, { NODE_OPTIONS: `--require ${preload}`, DSMR_BENCH_BUILTINS_FILE: listFile });
+  const subject = startSubject(spec.command, env, logFor(dataDir));
+  try {
+    await subject.waitUntilOpen(pty.devicePts);
+    server.expect(telegrams.slice(0, 1));
+    await pty.write(telegrams[0]);
+    await server.waitForCount(1, 10_000).catch((err) => {
+      throw new Error(`the first telegram: ${err.message}; ${subject.describe()}`);
+    });
+    await sleep(options.idleSeconds * 1000);
+    if (subject.exited) throw new Error(`it ended while idle: ${subject.describe()}`);
+    try {
+      return JSON.parse(readFileSync(listFile, 'utf8'));
+    } catch {
+      return undefined;
+    }
+  } finally {
+    await subject.stop();
+  }
 }
 
 /** Waits until the broker has received nothing new for a second; how long after the call its last message came. */

@@ -80,7 +80,7 @@ export const FIGURES = [
   { label: 'stock Node idle, empty timer (MiB)', digits: 1, memory: true, value: (r) => mib(r.floor?.rssBytes) },
   { label: '  of which anonymous (MiB)', digits: 1, memory: true, value: (r) => mib(r.floor?.anonBytes) },
   { label: '  of which file-backed (MiB)', digits: 1, memory: true, value: (r) => mib(r.floor?.fileBytes) },
-  { label: "stock Node after work, the datalogger's built-ins (MiB)", digits: 1, memory: true, value: (r) => mib(r.workingRuntime?.rssBytes) },
+  { label: "stock Node after work, the subject's built-ins (MiB)", digits: 1, memory: true, value: (r) => mib(r.workingRuntime?.rssBytes) },
   { label: '  of which anonymous (MiB)', digits: 1, memory: true, value: (r) => mib(r.workingRuntime?.anonBytes) },
   { label: '  of which file-backed (MiB)', digits: 1, memory: true, value: (r) => mib(r.workingRuntime?.fileBytes) },
   ...SETUPS.flatMap(setupFigures),

@@ -12,21 +12,11 @@ import { startSubject } from './subject.mjs';
 const EMPTY_TIMER = `-e "setInterval(() => {}, 1e6)"`;
 
 /**
- * The public built-in modules the x64 executable has loaded when it idles in the `api` set-up (its
- * process.moduleLoadList, read through NODE_OPTIONS=-r, at 74435f4). Those it needs for its work: the serial port
- * (fs, tty, stream), the API connection (net), the status endpoint (net), the SEA assets (sea).
- */
-const DATALOGGER_BUILTINS = [
-  'events', 'util/types', 'buffer', 'diagnostics_channel', 'async_hooks', 'timers', 'path', 'querystring', 'fs', 'util',
-  'url', 'module', 'os', 'string_decoder', 'stream/promises', 'stream', 'net', 'sea', 'tty',
-];
-
-/**
  * Loads the built-ins, then makes short-lived objects for WORK_MS (young-generation collections, as any program's
  * work does), then idles. A collection commits V8's second semi-space, and the collector's code is paged in: an
  * empty timer never collects, so the floor above has neither.
  */
-const WORKING_SCRIPT = `for (const name of ${JSON.stringify(DATALOGGER_BUILTINS)}) require('node:' + name);
+const workingScript = (builtins) => `for (const name of ${JSON.stringify(builtins)}) require('node:' + name);
 const until = Date.now() + Number(process.env.WORK_MS);
 const work = setInterval(() => {
   let garbage = [];
@@ -54,13 +44,13 @@ export function measureRuntimeFloor(nodePath, { idleSeconds, runs = 3 }) {
 
 /**
  * The same stock Node with the executables' Node options (`execArgv`) and environment (`env`), having loaded the
- * datalogger's built-in modules and done some work, `idleSeconds` after that work: what any program that does the
+ * built-in modules the subject has loaded at idle (`builtins`, read by measureLoadedBuiltins) and done some work, `idleSeconds` after that work: what any program that does the
  * datalogger's I/O on this runtime idles at before a line of its own code. Informational; no target reads it.
  */
-export function measureWorkingRuntime(nodePath, { idleSeconds, runs = 3, execArgv, env }) {
+export function measureWorkingRuntime(nodePath, { idleSeconds, runs = 3, execArgv, env, builtins }) {
   const scriptDir = mkdtempSync(join(tmpdir(), 'dsmr-bench-working-'));
   const script = join(scriptDir, 'working.cjs');
-  writeFileSync(script, WORKING_SCRIPT);
+  writeFileSync(script, workingScript(builtins));
   const args = `${execArgv.join(' ')} ${script}`;
   const shown = Object.entries(env).map(([name, value]) => `${name}=${value} `).join('');
   return measureIdle(nodePath, {
@@ -68,7 +58,7 @@ export function measureWorkingRuntime(nodePath, { idleSeconds, runs = 3, execArg
     env: { ...env, WORK_MS: String(WORK_MS) },
     waitMs: WORK_MS + idleSeconds * 1000 + 100,
     runs,
-    described: `${shown}${nodePath} ${execArgv.join(' ')}, loading ${DATALOGGER_BUILTINS.length} built-ins, ${WORK_MS / 1000} s of small allocations, then idle`,
+    described: `${shown}${nodePath} ${execArgv.join(' ')}, loading the subject's ${builtins.length} built-ins, ${WORK_MS / 1000} s of small allocations, then idle`,
   }).finally(() => rmSync(scriptDir, { recursive: true, force: true }));
 }
 
