@@ -116,6 +116,21 @@ export async function measureStartup(ctx, spec) {
 }
 
 /**
+ * Feeds the first of `expected` (the telegrams the server is to get from here on, in order) and waits until it has
+ * been delivered, then `idleSeconds`: where idle is read. An output that connects at first use (MQTT) is then
+ * connected, as it is between telegrams for as long as the program runs.
+ */
+async function untilIdle(ctx, subject, expected) {
+  ctx.server.expect(expected);
+  await ctx.pty.write(expected[0]);
+  await ctx.server.waitForCount(1, 10_000).catch((err) => {
+    throw new Error(`the first telegram: ${err.message}; ${subject.describe()}`);
+  });
+  await sleep(ctx.options.idleSeconds * 1000);
+  if (subject.exited) throw new Error(`it ended while idle: ${subject.describe()}`);
+}
+
+/**
  * One long-running process: idle memory, then latency and disk writes at a steady pace while the server is healthy,
  * then CPU with telegrams fed as fast as the pty takes them, then how long SIGTERM takes.
  */
@@ -128,17 +143,9 @@ export async function measureSteady(ctx, spec) {
   try {
     const pid = subject.pid;
     result.readyMs = await subject.waitUntilOpen(pty.devicePts);
-    // Idle is read after the first telegram has been delivered: an output that connects at first use (MQTT) is then
-    // connected, as it is between telegrams for as long as the program runs. That telegram is a warm-up one.
     const warmup = options.latencyWarmup;
     const paced = telegrams.slice(0, warmup + options.latencyTelegrams);
-    server.expect(paced);
-    await pty.write(paced[0]);
-    await server.waitForCount(1, 10_000).catch((err) => {
-      throw new Error(`the first telegram: ${err.message}; ${subject.describe()}`);
-    });
-    await sleep(options.idleSeconds * 1000);
-    if (subject.exited) throw new Error(`it ended while idle: ${subject.describe()}`);
+    await untilIdle(ctx, subject, paced);
     const idle = memory(pid);
     result.idleRssBytes = idle.rss;
     result.idleAnonBytes = idle.anon;
@@ -279,13 +286,12 @@ setInterval(() => {
 `;
 
 /**
- * The public built-in modules a Node subject has loaded once it idles, as the steady phase reads idle: after its
- * first telegram has been delivered and `idleSeconds` more. Read in a run of its own (the preload that reads them is
- * not in the measured runs). Undefined for a subject that no Node runs (Deno ignores NODE_OPTIONS; the seed is Python).
+ * The public built-in modules a Node subject has loaded once it idles, as the steady phase reads idle. Read in a run
+ * of its own, so that the preload reading them is in no measured run. Undefined for a subject that no Node runs
+ * (Deno ignores NODE_OPTIONS; the seed is Python).
  * @returns {Promise<string[] | undefined>}
  */
 export async function measureLoadedBuiltins(ctx, spec) {
-  const { options, pty, server, telegrams } = ctx;
   const dataDir = freshDir(ctx, 'builtins');
   const preload = join(dataDir, 'list-builtins.cjs');
   const listFile = join(dataDir, 'builtins.json');
@@ -293,14 +299,8 @@ export async function measureLoadedBuiltins(ctx, spec) {
   const env = subjectEnv(ctx, spec, dataDir, { NODE_OPTIONS: `--require ${preload}`, DSMR_BENCH_BUILTINS_FILE: listFile });
   const subject = startSubject(spec.command, env, logFor(dataDir));
   try {
-    await subject.waitUntilOpen(pty.devicePts);
-    server.expect(telegrams.slice(0, 1));
-    await pty.write(telegrams[0]);
-    await server.waitForCount(1, 10_000).catch((err) => {
-      throw new Error(`the first telegram: ${err.message}; ${subject.describe()}`);
-    });
-    await sleep(options.idleSeconds * 1000);
-    if (subject.exited) throw new Error(`it ended while idle: ${subject.describe()}`);
+    await subject.waitUntilOpen(ctx.pty.devicePts);
+    await untilIdle(ctx, subject, ctx.telegrams.slice(0, 1));
     try {
       return JSON.parse(readFileSync(listFile, 'utf8'));
     } catch {

@@ -44,8 +44,9 @@ export function measureRuntimeFloor(nodePath, { idleSeconds, runs = 3 }) {
 
 /**
  * The same stock Node with the executables' Node options (`execArgv`) and environment (`env`), having loaded the
- * built-in modules the subject has loaded at idle (`builtins`, read by measureLoadedBuiltins) and done some work, `idleSeconds` after that work: what any program that does the
- * datalogger's I/O on this runtime idles at before a line of its own code. Informational; no target reads it.
+ * built-in modules the subject has loaded at idle (`builtins`, read by measureLoadedBuiltins) and done some work,
+ * `idleSeconds` after that work: what any program that does the datalogger's I/O on this runtime idles at before a
+ * line of its own code. Informational; no target reads it.
  */
 export function measureWorkingRuntime(nodePath, { idleSeconds, runs = 3, execArgv, env, builtins }) {
   const scriptDir = mkdtempSync(join(tmpdir(), 'dsmr-bench-working-'));
